@@ -1,0 +1,220 @@
+"""Configuration: one pydantic-settings model fed by flags, environment and an optional TOML file.
+
+Precedence, highest first: command-line flags, ``CURSOR_EXPORTER_*`` environment variables
+(plus ``CURSOR_API_KEY``, ``CURSOR_API_KEY_FILE`` and ``CURSOR_API_URL``), the TOML file named by
+``--config.file``, then the defaults below. Every field becomes a flag in the Prometheus exporter
+convention: ``storage_path`` is ``--storage.path``, ``sync_usage_interval`` is ``--sync.usage-interval``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+COLLECTORS = ("usage", "spend", "members")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line that says what to fix."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a duration string such as ``90s``, ``10m``, ``48h`` or ``2d``."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; use a number of seconds or e.g. 30s, 10m, 48h, 2d")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class _CursorEnvironment(PydanticBaseSettingsSource):
+    """The three unprefixed variables Cursor users already know."""
+
+    NAMES = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the base class
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {field: os.environ[env] for env, field in self.NAMES.items() if os.environ.get(env)}
+
+
+class Settings(BaseSettings):
+    """Everything the exporter can be told. Field descriptions feed ``--help`` and the README table."""
+
+    model_config = SettingsConfigDict(env_prefix="CURSOR_EXPORTER_", extra="forbid", validate_default=True)
+
+    api_url: str = Field("https://api.cursor.com", description="Cursor API base URL (env CURSOR_API_URL).")
+    api_key: SecretStr | None = Field(
+        None, description="Admin API key (env CURSOR_API_KEY). Without a key `serve` runs the demo."
+    )
+    api_key_file: Path | None = Field(
+        None, description="File holding the API key, e.g. a Kubernetes secret mount (env CURSOR_API_KEY_FILE)."
+    )
+    api_rate_limit_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of Cursor's per-team rate limit this exporter may use; other tools share the rest.",
+    )
+    api_timeout: float = Field(30.0, description="Timeout of one API request.")
+    api_max_retries: int = Field(5, ge=0, le=20, description="Retries of a 429, 5xx or timed-out request.")
+
+    web_listen_address: str = Field(":9773", description="Address to serve metrics on, host:port.")
+    web_telemetry_path: str = Field("/metrics", description="Path of the metrics endpoint.")
+
+    storage_path: Path = Field(Path("./state"), description="Directory of the SQLite ledger (WAL mode).")
+
+    sync_usage_interval: float = Field(600.0, description="How often usage events are synced.")
+    sync_spend_interval: float = Field(900.0, description="How often /teams/spend is polled.")
+    sync_members_interval: float = Field(3600.0, description="How often /teams/members is polled.")
+    sync_settle_lookback: float = Field(
+        172800.0, description="Usage windows younger than this are re-fetched until they settle."
+    )
+    sync_end_delay: float = Field(
+        60.0, description="Usage windows end this far in the past, so a scan never chases 'now'."
+    )
+
+    metrics_user_label: Literal["email", "hash", "none"] = Field(
+        "email", description="The `user` label: the email, a keyed hash of it, or none (no per-user families)."
+    )
+    metrics_user_hash_key_file: Path | None = Field(
+        None, description="File holding the secret key of --metrics.user-label=hash."
+    )
+
+    collector_usage: bool = Field(True, description="Usage events: tokens, charged spend, cycle spend.")
+    collector_spend: bool = Field(True, description="/teams/spend: per-user cycle spend and limits.")
+    collector_members: bool = Field(True, description="/teams/members: seats by role.")
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+
+    @field_validator(
+        "sync_usage_interval",
+        "sync_spend_interval",
+        "sync_members_interval",
+        "sync_settle_lookback",
+        "sync_end_delay",
+        "api_timeout",
+        mode="before",
+    )
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        seconds = parse_duration(value)
+        if seconds < 0:
+            raise ValueError("must not be negative")
+        return seconds
+
+    @field_validator("web_telemetry_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or value in ("/", "/-/healthy", "/-/ready"):
+            raise ValueError("must start with / and not clash with /, /-/healthy or /-/ready")
+        return value
+
+    @field_validator("web_listen_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        _, _, port = value.rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be host:port or :port, e.g. :9773")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.metrics_user_label == "hash" and self.metrics_user_hash_key_file is None:
+            raise ValueError("--metrics.user-label=hash needs --metrics.user-hash-key-file")
+        if self.sync_usage_interval < 60:
+            raise ValueError("--sync.usage-interval must be at least 60s; Cursor rolls usage up hourly")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, _CursorEnvironment(settings_cls)]
+        config_file = _config_file.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        """The listen address split into host (``""`` = all interfaces) and port."""
+        host, _, port = self.web_listen_address.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def enabled_collectors(self) -> tuple[str, ...]:
+        """Names of the collectors switched on, in a fixed order."""
+        return tuple(name for name in COLLECTORS if getattr(self, f"collector_{name}"))
+
+    def resolve_api_key(self) -> str | None:
+        """The API key from --api.key / CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
+        if self.api_key is not None and self.api_key.get_secret_value().strip():
+            return self.api_key.get_secret_value().strip()
+        if self.api_key_file is not None:
+            try:
+                key = self.api_key_file.read_text().strip()
+            except OSError as error:
+                raise ConfigError(f"api key file {self.api_key_file}: {error.strerror}") from None
+            if not key:
+                raise ConfigError(f"api key file {self.api_key_file} is empty")
+            return key
+        return None
+
+    def resolve_user_hash_key(self) -> bytes | None:
+        """The secret of ``--metrics.user-label=hash``, read from its file."""
+        if self.metrics_user_label != "hash" or self.metrics_user_hash_key_file is None:
+            return None
+        try:
+            key = self.metrics_user_hash_key_file.read_bytes().strip()
+        except OSError as error:
+            raise ConfigError(f"user hash key file {self.metrics_user_hash_key_file}: {error.strerror}") from None
+        if len(key) < 16:
+            raise ConfigError("user hash key file must hold at least 16 bytes of secret")
+        return key
+
+
+def flag_name(field: str) -> str:
+    """``sync_usage_interval`` -> ``--sync.usage-interval``."""
+    group, _, rest = field.partition("_")
+    return f"--{group}.{rest.replace('_', '-')}" if rest else f"--{group}"
+
+
+def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> Settings:
+    """Build the settings, turning any problem into a one-line :class:`ConfigError`."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"--config.file {config_file}: no such file")
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = f"{flag_name(str(first['loc'][0]))}: " if first["loc"] else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"invalid config: {where}{message}") from None
+    except ValueError as error:
+        raise ConfigError(f"invalid config file {config_file}: {error}") from None
+    finally:
+        _config_file.reset(token)

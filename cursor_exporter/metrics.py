@@ -1,0 +1,299 @@
+"""Every metric family the exporter serves: the one source of truth for names, types, labels and help.
+
+Collectors build their families from these definitions, and ``docs/metrics.md`` is generated from
+them (``python -m cursor_exporter.docs``); a test fails when the committed doc drifts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's schedule, not at scrape time."
+USAGE_LABELS = ("model", "kind", "max_mode")
+TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family: its contract with users."""
+
+    name: str
+    type: Literal["counter", "gauge"]
+    labels: tuple[str, ...]
+    meaning: str
+    source: str
+    collector: str
+    per_user: bool = False
+
+    @property
+    def help(self) -> str:
+        """HELP text: what it means, where it comes from, and that it is polled."""
+        return f"{self.meaning} Source: {self.source}. {POLLING_NOTE}"
+
+    def new(self) -> Metric:
+        """An empty prometheus_client family for this definition."""
+        if self.type == "counter":
+            return CounterMetricFamily(self.name.removesuffix("_total"), self.help, labels=self.labels)
+        return GaugeMetricFamily(self.name, self.help, labels=self.labels)
+
+
+def dollars(cents: Decimal) -> float:
+    """Exact cents to the nearest float of dollars: one rounding, at the very end."""
+    return float(cents / 100)
+
+
+_EVENTS = "/teams/filtered-usage-events"
+
+FAMILIES: tuple[Family, ...] = (
+    # Usage events, team level.
+    Family(
+        "cursor_usage_events_total",
+        "counter",
+        USAGE_LABELS,
+        "Usage events (requests) recorded by Cursor.",
+        f"{_EVENTS}: one per event",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_tokens_total",
+        "counter",
+        (*USAGE_LABELS, "token_type"),
+        "Tokens used, by token type (input, output, cache_write, cache_read); request-based events add none.",
+        f"{_EVENTS}: tokenUsage.inputTokens/outputTokens/cacheWriteTokens/cacheReadTokens",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_charged_usd_total",
+        "counter",
+        USAGE_LABELS,
+        "Money charged for usage in US dollars: model cost after discount plus Cursor's token fee.",
+        f"{_EVENTS}: chargedCents / 100",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_token_fee_usd_total",
+        "counter",
+        USAGE_LABELS,
+        "Cursor token fee in US dollars; already included in cursor_usage_charged_usd_total.",
+        f"{_EVENTS}: cursorTokenFee / 100",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_request_units_total",
+        "counter",
+        USAGE_LABELS,
+        "Request units of legacy request-based pricing; a count of units, not money.",
+        f"{_EVENTS}: requestsCosts",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_charged_revised_down_usd_total",
+        "counter",
+        USAGE_LABELS,
+        "Downward revisions of charged money that counters cannot follow; "
+        "cursor_usage_charged_usd_total minus this is Cursor's current figure.",
+        f"{_EVENTS}: decreases of chargedCents / 100 between re-fetches of a window",
+        "usage",
+    ),
+    Family(
+        "cursor_usage_cycle_charged_usd",
+        "gauge",
+        USAGE_LABELS,
+        "Money charged in the current billing cycle in US dollars; exact, follows revisions up and down.",
+        f"{_EVENTS}: chargedCents / 100 since subscriptionCycleStart",
+        "usage",
+    ),
+    # Usage events, per user.
+    Family(
+        "cursor_user_usage_events_total",
+        "counter",
+        ("user",),
+        "Usage events per user.",
+        f"{_EVENTS}: one per event, by userEmail",
+        "usage",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_tokens_total",
+        "counter",
+        ("user", "token_type"),
+        "Tokens used per user, by token type.",
+        f"{_EVENTS}: tokenUsage, by userEmail",
+        "usage",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_charged_usd_total",
+        "counter",
+        ("user",),
+        "Money charged per user in US dollars.",
+        f"{_EVENTS}: chargedCents / 100, by userEmail",
+        "usage",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_cycle_charged_usd",
+        "gauge",
+        ("user",),
+        "Money charged per user in the current billing cycle in US dollars; exact.",
+        f"{_EVENTS}: chargedCents / 100 since subscriptionCycleStart, by userEmail",
+        "usage",
+        per_user=True,
+    ),
+    # /teams/spend.
+    Family(
+        "cursor_billing_cycle_start_timestamp_seconds",
+        "gauge",
+        (),
+        "Start of the current billing cycle, Unix seconds.",
+        "/teams/spend: subscriptionCycleStart / 1000",
+        "spend",
+    ),
+    Family(
+        "cursor_team_spend_usd",
+        "gauge",
+        (),
+        "On-demand spend of the whole team in the current cycle in US dollars, as Cursor reports it.",
+        "/teams/spend: sum of spendCents / 100",
+        "spend",
+    ),
+    Family(
+        "cursor_team_overall_spend_usd",
+        "gauge",
+        (),
+        "On-demand plus included spend of the whole team in the current cycle in US dollars.",
+        "/teams/spend: sum of overallSpendCents / 100",
+        "spend",
+    ),
+    Family(
+        "cursor_user_spend_usd",
+        "gauge",
+        ("user",),
+        "On-demand spend per user in the current cycle in US dollars.",
+        "/teams/spend: spendCents / 100",
+        "spend",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_overall_spend_usd",
+        "gauge",
+        ("user",),
+        "On-demand plus included spend per user in the current cycle in US dollars.",
+        "/teams/spend: overallSpendCents / 100",
+        "spend",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_spend_limit_usd",
+        "gauge",
+        ("user",),
+        "Spend limit Cursor enforces for the user in US dollars; absent when none is reported.",
+        "/teams/spend: effectivePerUserLimitDollars",
+        "spend",
+        per_user=True,
+    ),
+    # /teams/members.
+    Family(
+        "cursor_team_members",
+        "gauge",
+        ("role",),
+        "Current team members by role; removed members are not counted.",
+        "/teams/members: rows with isRemoved false, by role",
+        "members",
+    ),
+    Family(
+        "cursor_team_removed_members",
+        "gauge",
+        (),
+        "Members listed as removed; they hold no seat.",
+        "/teams/members: rows with isRemoved true",
+        "members",
+    ),
+    # The exporter itself.
+    Family(
+        "cursor_exporter_collector_success",
+        "gauge",
+        ("collector",),
+        "1 if the collector's last sync succeeded, 0 if it failed.",
+        "the exporter's sync loop",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_last_success_timestamp_seconds",
+        "gauge",
+        ("collector",),
+        "When the collector last synced successfully, Unix seconds.",
+        "the exporter's sync loop",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_last_sync_duration_seconds",
+        "gauge",
+        ("collector",),
+        "How long the collector's last sync took, rate-limit waits included.",
+        "the exporter's sync loop",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_last_sync_api_requests",
+        "gauge",
+        ("collector",),
+        "API requests the collector's last sync made (retries included).",
+        "the exporter's API client",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_api_requests_total",
+        "counter",
+        ("endpoint", "code"),
+        "Requests sent to the Cursor API by endpoint and outcome (HTTP status, timeout or network).",
+        "the exporter's API client",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_rate_limit_wait_seconds_total",
+        "counter",
+        ("endpoint",),
+        "Time spent waiting for the client-side rate limiter or a server Retry-After.",
+        "the exporter's API client",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_malformed_records_total",
+        "counter",
+        ("endpoint",),
+        "API records that could not be parsed; they are missing from every other family.",
+        "the exporter's API client",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_usage_windows_fetched_total",
+        "counter",
+        (),
+        "Usage windows fetched and stored (first fetches and re-fetches).",
+        "the exporter's usage sync",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_usage_windows_inconsistent_total",
+        "counter",
+        (),
+        "Usage window scans whose pages disagreed with totalUsageEventsCount; the window was re-fetched.",
+        "the exporter's usage sync",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_build_info",
+        "gauge",
+        ("version",),
+        "Always 1; the exporter's version.",
+        "the exporter",
+        "exporter",
+    ),
+)
+
+BY_NAME = {family.name: family for family in FAMILIES}

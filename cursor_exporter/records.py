@@ -1,0 +1,126 @@
+"""Typed, tolerant models of the Cursor API records the exporter reads.
+
+Parsing happens once, here, at the edge. Unknown fields are ignored, numbers may arrive as strings,
+ids as ints or ``user_…`` strings, and money is kept as :class:`~decimal.Decimal` parsed straight from
+the JSON text, so fractional cents are never rounded through binary floats.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+ZERO = Decimal(0)
+
+
+def _opaque_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _lower_email(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+OpaqueId = Annotated[str | None, BeforeValidator(_opaque_id)]
+Email = Annotated[str, BeforeValidator(_lower_email)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class TokenUsage(_Record):
+    """``tokenUsage`` of a token-based usage event."""
+
+    input_tokens: int = Field(0, alias="inputTokens")
+    output_tokens: int = Field(0, alias="outputTokens")
+    cache_write_tokens: int = Field(0, alias="cacheWriteTokens")
+    cache_read_tokens: int = Field(0, alias="cacheReadTokens")
+    total_cents: Decimal = Field(ZERO, alias="totalCents")
+    discount_percent_off: Decimal = Field(ZERO, alias="discountPercentOff")
+
+
+class UsageEvent(_Record):
+    """One row of ``usageEvents`` from /teams/filtered-usage-events."""
+
+    timestamp: int
+    user_email: Email = Field(alias="userEmail")
+    model: str = "unknown"
+    kind: str = "unknown"
+    max_mode: bool = Field(False, alias="maxMode")
+    requests_costs: Decimal = Field(ZERO, alias="requestsCosts")
+    is_token_based_call: bool = Field(False, alias="isTokenBasedCall")
+    is_chargeable: bool | None = Field(None, alias="isChargeable")
+    is_headless: bool = Field(False, alias="isHeadless")
+    charged_cents: Decimal | None = Field(None, alias="chargedCents")
+    cursor_token_fee: Decimal | None = Field(None, alias="cursorTokenFee")
+    token_usage: TokenUsage | None = Field(None, alias="tokenUsage")
+    service_account_id: OpaqueId = Field(None, alias="serviceAccountId")
+    cloud_agent_id: OpaqueId = Field(None, alias="cloudAgentId")
+    automation_id: OpaqueId = Field(None, alias="automationId")
+
+    @property
+    def charged(self) -> Decimal:
+        """Charged cents; 2025-era events lack ``chargedCents`` and get the documented fallback."""
+        if self.charged_cents is not None:
+            return self.charged_cents
+        fee = self.cursor_token_fee or ZERO
+        if self.token_usage is None:
+            return fee
+        discount = self.token_usage.discount_percent_off
+        return self.token_usage.total_cents * (1 - discount / 100) + fee
+
+    @property
+    def source(self) -> str:
+        """Where the usage came from: service_account, cloud_agent, automation, headless or ide."""
+        if self.service_account_id:
+            return "service_account"
+        if self.cloud_agent_id:
+            return "cloud_agent"
+        if self.automation_id:
+            return "automation"
+        return "headless" if self.is_headless else "ide"
+
+
+class EventsPage(_Record):
+    """One page of /teams/filtered-usage-events, events already parsed and malformed ones counted."""
+
+    total: int
+    has_next_page: bool
+    events: tuple[UsageEvent, ...]
+    received: int
+    malformed: int
+
+
+class Member(_Record):
+    """One row of ``teamMembers`` from /teams/members."""
+
+    id: OpaqueId = None
+    name: str | None = None
+    email: Email = ""
+    role: str = "unknown"
+    is_removed: bool = Field(False, alias="isRemoved")
+
+
+class MemberSpend(_Record):
+    """One row of ``teamMemberSpend`` from /teams/spend."""
+
+    user_id: OpaqueId = Field(None, alias="userId")
+    email: Email = ""
+    role: str | None = None
+    spend_cents: Decimal = Field(ZERO, alias="spendCents")
+    overall_spend_cents: Decimal | None = Field(None, alias="overallSpendCents")
+    effective_limit_dollars: Decimal | None = Field(None, alias="effectivePerUserLimitDollars")
+
+
+def parse_many(model: type[_Record], rows: Any) -> tuple[list, list[ValidationError]]:
+    """Parse every row it can; return the parsed rows and the errors of the rest."""
+    parsed, errors = [], []
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            parsed.append(model.model_validate(row))
+        except ValidationError as error:
+            errors.append(error)
+    return parsed, errors

@@ -1,0 +1,43 @@
+"""The immutable snapshot a sync produces and the collectors render."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from cursor_exporter.client import SpendReport
+from cursor_exporter.ledger import UsageView
+from cursor_exporter.records import Member
+
+_EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class CollectorStatus:
+    """How a collector's syncs have gone; ``success`` is None until its first sync ends."""
+
+    name: str
+    success: bool | None = None
+    last_success_s: float | None = None
+    last_attempt_s: float | None = None
+    last_error: str | None = None
+    last_duration_s: float | None = None
+    last_api_requests: int | None = None
+    next_run_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one exposition shows. Built after every sync; never mutated."""
+
+    version: str
+    usage: UsageView | None = None
+    spend: SpendReport | None = None
+    members: tuple[Member, ...] | None = None
+    collectors: tuple[CollectorStatus, ...] = ()
+    api_requests: Mapping[tuple[str, str], int] = field(default_factory=lambda: _EMPTY)
+    rate_limit_waits: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
+    malformed_records: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    windows_fetched: int = 0
+    windows_inconsistent: int = 0

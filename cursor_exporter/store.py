@@ -1,0 +1,154 @@
+"""SQLite persistence of the ledger: WAL mode, one transaction per usage window.
+
+The store speaks rows and tuples only; :mod:`cursor_exporter.ledger` gives them meaning. Money is
+stored as decimal TEXT so it round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DB_FILENAME = "cursor-exporter.sqlite"
+SCHEMA_VERSION = 1
+
+KEY_COLUMNS = ("user", "model", "kind", "max_mode", "source")
+VALUE_COLUMNS = (
+    "events",
+    "input_tokens",
+    "output_tokens",
+    "cache_write_tokens",
+    "cache_read_tokens",
+    "charged_cents",
+    "token_fee_cents",
+    "request_units",
+)
+_KEYS = ", ".join(KEY_COLUMNS)
+_VALUES = ", ".join(VALUE_COLUMNS)
+_REVISED = ", ".join(f"revised_{c}" for c in VALUE_COLUMNS)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS usage_hours (
+    hour_start INTEGER NOT NULL, {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
+    {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
+    PRIMARY KEY (hour_start, {_KEYS})
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage_buckets (
+    hour_start INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL, covered_until INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS usage_totals (
+    {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
+    {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
+    {", ".join(f"revised_{c} NOT NULL" for c in VALUE_COLUMNS)},
+    PRIMARY KEY ({_KEYS})
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+Key = tuple[str, str, str, int, str]
+Values = tuple[Any, ...]
+
+
+class Store:
+    """The exporter's SQLite database under ``--storage.path``."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / DB_FILENAME
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        version = self.get_state("schema_version")
+        if version is not None and int(version) != SCHEMA_VERSION:
+            raise RuntimeError(f"{self.path} has schema {version}; this version needs {SCHEMA_VERSION}")
+        self.set_state("schema_version", str(SCHEMA_VERSION))
+
+    def close(self) -> None:
+        """Close the database; WAL content is checkpointed by SQLite."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit: all of it survives a kill -9, or none of it does."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def get_state(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
+        (db or self._db).execute(
+            "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def get_json(self, key: str) -> Any:
+        raw = self.get_state(key)
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: Any) -> None:
+        self.set_state(key, json.dumps(value, separators=(",", ":")))
+
+    def bucket_states(self, from_hour: int) -> Iterable[tuple[int, int, int]]:
+        """(hour_start, fetched_at, covered_until) for every bucket from ``from_hour`` on."""
+        return self._db.execute(
+            "SELECT hour_start, fetched_at, covered_until FROM usage_buckets WHERE hour_start >= ?",
+            (from_hour,),
+        ).fetchall()
+
+    def hour_rows(self, first_hour: int, last_hour: int | None = None) -> list[tuple[int, Key, Values]]:
+        """Stored usage of the hours in [first_hour, last_hour] (open-ended when ``last_hour`` is None)."""
+        rows = self._db.execute(
+            f"SELECT hour_start, {_KEYS}, {_VALUES} FROM usage_hours WHERE hour_start >= ? AND hour_start <= ?",
+            (first_hour, last_hour if last_hour is not None else 2**62),
+        )
+        width = len(KEY_COLUMNS)
+        return [(row[0], tuple(row[1 : 1 + width]), tuple(row[1 + width :])) for row in rows]
+
+    def totals(self) -> list[tuple[Key, Values, Values]]:
+        """Every series' ledger total and its accumulated downward revisions."""
+        width, values = len(KEY_COLUMNS), len(VALUE_COLUMNS)
+        rows = self._db.execute(f"SELECT {_KEYS}, {_VALUES}, {_REVISED} FROM usage_totals")
+        return [(tuple(r[:width]), tuple(r[width : width + values]), tuple(r[width + values :])) for r in rows]
+
+    @staticmethod
+    def replace_hours(
+        db: sqlite3.Connection, first_hour: int, last_hour: int, rows: Iterable[tuple[int, Key, Values]]
+    ) -> None:
+        """Within a transaction: drop the stored usage of [first_hour, last_hour] and insert ``rows``."""
+        db.execute("DELETE FROM usage_hours WHERE hour_start >= ? AND hour_start <= ?", (first_hour, last_hour))
+        marks = ", ".join("?" * (1 + len(KEY_COLUMNS) + len(VALUE_COLUMNS)))
+        db.executemany(
+            f"INSERT INTO usage_hours (hour_start, {_KEYS}, {_VALUES}) VALUES ({marks})",
+            [(hour, *key, *values) for hour, key, values in rows],
+        )
+
+    @staticmethod
+    def mark_buckets(db: sqlite3.Connection, hours: Iterable[int], fetched_at: int, covered_until: int) -> None:
+        """Within a transaction: record that ``hours`` were fetched at ``fetched_at``."""
+        db.executemany(
+            "INSERT INTO usage_buckets (hour_start, fetched_at, covered_until) VALUES (?, ?, ?) "
+            "ON CONFLICT (hour_start) DO UPDATE SET fetched_at = excluded.fetched_at, "
+            "covered_until = excluded.covered_until",
+            [(hour, fetched_at, min(covered_until, hour + 3_600_000 - 1)) for hour in hours],
+        )
+
+    @staticmethod
+    def upsert_totals(db: sqlite3.Connection, rows: Iterable[tuple[Key, Values, Values]]) -> None:
+        """Within a transaction: write the new ledger totals and revisions of the given series."""
+        marks = ", ".join("?" * (len(KEY_COLUMNS) + 2 * len(VALUE_COLUMNS)))
+        db.executemany(
+            f"INSERT OR REPLACE INTO usage_totals ({_KEYS}, {_VALUES}, {_REVISED}) VALUES ({marks})",
+            [(*key, *values, *revised) for key, values, revised in rows],
+        )

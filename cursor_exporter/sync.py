@@ -1,0 +1,212 @@
+"""The sync engine: polls Cursor on the exporter's own schedule and feeds the ledger and the snapshot.
+
+Jobs run one at a time (the scheduler has a single worker), so the ledger's SQLite connection is
+never used by two threads at once. Scrapes never reach this module: they read rendered bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from types import MappingProxyType
+
+from cursor_exporter import __version__
+from cursor_exporter.client import ApiError, CursorClient, SpendReport
+from cursor_exporter.ledger import Ledger
+from cursor_exporter.records import Member, MemberSpend, UsageEvent
+from cursor_exporter.snapshot import CollectorStatus, Snapshot
+from cursor_exporter.store import Store
+from cursor_exporter.windows import Window, first_unsettled_hour, plan_windows
+
+log = logging.getLogger(__name__)
+
+SCAN_ATTEMPTS = 3
+EVENTS_ENDPOINT = "/teams/filtered-usage-events"
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch, from the system clock."""
+    return int(time.time() * 1000)
+
+
+class InconsistentWindow(Exception):
+    """A window's pages disagreed with totalUsageEventsCount on every attempt."""
+
+
+class SyncEngine:
+    """Runs the collectors' syncs and publishes a fresh :class:`Snapshot` after each."""
+
+    def __init__(
+        self,
+        client: CursorClient,
+        store: Store,
+        *,
+        collectors: tuple[str, ...],
+        settle_lookback_s: float,
+        end_delay_s: float,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        publish: Callable[[Snapshot], None] = lambda snapshot: None,
+        next_run: Callable[[str], float | None] = lambda name: None,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self.ledger = Ledger(store)
+        self._collectors = collectors
+        self._lookback_ms = int(settle_lookback_s * 1000)
+        self._end_delay_ms = int(end_delay_s * 1000)
+        self._clock_ms = clock_ms
+        self._publish = publish
+        self._next_run = next_run
+        self._status = {name: CollectorStatus(name) for name in collectors}
+        self._windows_fetched = 0
+        self._windows_inconsistent = 0
+        self._spend = self._restore_spend()
+        self._members = self._restore_members()
+        self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
+
+    def _restore_spend(self) -> SpendReport | None:
+        saved = self._store.get_json("spend")
+        if saved is None:
+            return None
+        rows = tuple(MemberSpend.model_validate(row) for row in saved["members"])
+        return SpendReport(saved["cycle_start_ms"], rows)
+
+    def _restore_members(self) -> tuple[Member, ...] | None:
+        saved = self._store.get_json("members")
+        return None if saved is None else tuple(Member.model_validate(row) for row in saved)
+
+    @property
+    def ready(self) -> bool:
+        """True once state was restored or every collector has finished a first sync."""
+        return self.restored or all(status.success is not None for status in self._status.values())
+
+    def run(self, name: str) -> bool:
+        """Run one collector's sync, record how it went, publish a snapshot; True on success."""
+        sync = {"usage": self.sync_usage, "spend": self.sync_spend, "members": self.sync_members}[name]
+        started = time.monotonic()
+        requests_before = self._client.stats.total_requests()
+        error: str | None = None
+        try:
+            sync()
+        except ApiError as failure:
+            error = str(failure)
+            log.warning("%s sync failed: %s", name, error)
+        except Exception as failure:  # the daemon must outlive any single bad sync
+            error = f"{type(failure).__name__}: {failure}"
+            log.exception("%s sync failed unexpectedly", name)
+        now = time.time()
+        previous = self._status[name]
+        self._status[name] = replace(
+            previous,
+            success=error is None,
+            last_success_s=now if error is None else previous.last_success_s,
+            last_attempt_s=now,
+            last_error=error,
+            last_duration_s=time.monotonic() - started,
+            last_api_requests=self._client.stats.total_requests() - requests_before,
+        )
+        log.info(
+            "%s sync %s: %d API requests in %.1fs",
+            name,
+            "done" if error is None else "failed",
+            self._status[name].last_api_requests,
+            self._status[name].last_duration_s,
+        )
+        self._publish(self.snapshot())
+        return error is None
+
+    def sync_spend(self) -> None:
+        """Poll /teams/spend (all pages): per-user cycle spend and the cycle start."""
+        report = self._client.spend()
+        self.ledger.set_cycle_start(report.cycle_start_ms)
+        self._store.set_json(
+            "spend",
+            {
+                "cycle_start_ms": report.cycle_start_ms,
+                "members": [row.model_dump(mode="json", by_alias=True) for row in report.members],
+            },
+        )
+        self._spend = report
+
+    def sync_members(self) -> None:
+        """Poll /teams/members: the roster and roles."""
+        members = tuple(self._client.members())
+        self._store.set_json("members", [member.model_dump(mode="json", by_alias=True) for member in members])
+        self._members = members
+
+    def sync_usage(self) -> None:
+        """Fetch every due usage window, oldest first, each stored in its own transaction."""
+        if self.ledger.cycle_start_ms is None:
+            self.sync_spend()
+        planning_start = self.ledger.planning_start()
+        sync_end = self._clock_ms() - self._end_delay_ms
+        windows = plan_windows(planning_start, sync_end, self.ledger.bucket_states(planning_start), self._lookback_ms)
+        log.debug("usage sync up to %d: %d windows due", sync_end, len(windows))
+        skipped = 0
+        for window in windows:
+            try:
+                events = self._scan_consistently(window)
+            except InconsistentWindow:
+                skipped += 1
+                continue
+            self.ledger.replace_window(window, events, fetched_at_ms=sync_end)
+            self._windows_fetched += 1
+        self.ledger.set_planning_start(
+            first_unsettled_hour(planning_start, sync_end, self.ledger.bucket_states(planning_start), self._lookback_ms)
+        )
+        if skipped:
+            raise ApiError(EVENTS_ENDPOINT, 200, f"{skipped} windows kept changing while paged; retried next sync")
+
+    def _scan_consistently(self, window: Window) -> list[UsageEvent]:
+        for _ in range(SCAN_ATTEMPTS):
+            events = self._scan(window)
+            if events is not None:
+                return events
+            self._windows_inconsistent += 1
+            log.info("window %d-%d changed while paged; scanning it again", window.start_ms, window.end_ms)
+        raise InconsistentWindow
+
+    def _scan(self, window: Window) -> list[UsageEvent] | None:
+        """All events of the window, or None when the pages disagree with the reported total."""
+        events: list[UsageEvent] = []
+        outside: list[Exception] = []
+        received = 0
+        total: int | None = None
+        page = 1
+        while True:
+            result = self._client.usage_events_page(window.start_ms, window.end_ms, page)
+            if total is None:
+                total = result.total
+            elif result.total != total:
+                return None
+            received += result.received
+            for event in result.events:
+                if window.start_ms <= event.timestamp <= window.end_ms:
+                    events.append(event)
+                else:
+                    outside.append(ValueError("event timestamp outside the requested window"))
+            if not result.has_next_page or result.received == 0 or received >= total:
+                break
+            page += 1
+        if outside:
+            self._client.stats.count_malformed(EVENTS_ENDPOINT, outside)
+        return events if received == total else None
+
+    def snapshot(self) -> Snapshot:
+        """An immutable picture of everything the collectors render."""
+        requests, waits, malformed = self._client.stats.copy()
+        statuses = tuple(replace(status, next_run_s=self._next_run(status.name)) for status in self._status.values())
+        return Snapshot(
+            version=__version__,
+            usage=self.ledger.view() if "usage" in self._collectors else None,
+            spend=self._spend if "spend" in self._collectors else None,
+            members=self._members if "members" in self._collectors else None,
+            collectors=statuses,
+            api_requests=MappingProxyType(requests),
+            rate_limit_waits=MappingProxyType(waits),
+            malformed_records=MappingProxyType(malformed),
+            windows_fetched=self._windows_fetched,
+            windows_inconsistent=self._windows_inconsistent,
+        )

@@ -1,0 +1,43 @@
+from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_limiter_never_allows_more_than_the_limit_in_any_window():
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(5, 60.0, clock=fake.clock, sleep=fake.sleep)
+    sent = []
+    for _ in range(23):
+        limiter.acquire()
+        sent.append(fake.now)
+        fake.now += 1.0
+    for i, start in enumerate(sent):
+        in_window = [t for t in sent[i:] if t < start + 60.0]
+        assert len(in_window) <= 5
+
+
+def test_retry_after_blocks_every_caller_for_that_long():
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(100, 60.0, clock=fake.clock, sleep=fake.sleep)
+    limiter.acquire()
+    limiter.block_for(60)
+    waited = limiter.acquire()
+    assert waited == 60
+
+
+def test_budget_is_a_share_of_cursors_documented_limits():
+    assert limit_for("/teams/filtered-usage-events", 0.5) == 30
+    assert limit_for("/teams/spend", 0.5) == 10
+    assert limit_for("/teams/members", 1.0) == 20
+    assert limit_for("/teams/members", 0.01) == 1

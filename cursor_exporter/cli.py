@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from cursor_exporter import __version__
-from cursor_exporter.config import ConfigError, Settings, flag_name, load_settings
+from cursor_exporter.config import NOT_A_FLAG_FIELDS, ConfigError, Settings, flag_name, load_settings
 
 log = logging.getLogger("cursor_exporter")
 
 COMMANDS = ("serve", "demo", "check", "simulate")
-# Keys on the command line end up in shell history and `ps`; only env and files may carry them.
-NOT_A_FLAG = {"api_key"}
 DEMO_SPEED = 60.0
 DEMO_INTERVAL_S = 30.0
 
@@ -37,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cursor-exporter {__version__}")
     parser.add_argument("--config.file", dest="config_file", type=Path, help="TOML file of settings")
     for name, field in Settings.model_fields.items():
-        if name in NOT_A_FLAG:
+        if name in NOT_A_FLAG_FIELDS:
             continue
         flag = flag_name(name)
         if field.annotation is bool:

@@ -23,6 +23,9 @@ from pydantic_settings import (
 )
 
 COLLECTORS = ("usage", "spend", "members")
+# Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
+NOT_A_FLAG_FIELDS = frozenset({"api_key"})
+CURSOR_ENVIRONMENT = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -47,13 +50,11 @@ def parse_duration(value: Any) -> float:
 class _CursorEnvironment(PydanticBaseSettingsSource):
     """The three unprefixed variables Cursor users already know."""
 
-    NAMES = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
-
     def get_field_value(self, field, field_name):  # pragma: no cover - required by the base class
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return {field: os.environ[env] for env, field in self.NAMES.items() if os.environ.get(env)}
+        return {field: os.environ[env] for env, field in CURSOR_ENVIRONMENT.items() if os.environ.get(env)}
 
 
 class Settings(BaseSettings):
@@ -61,13 +62,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CURSOR_EXPORTER_", extra="forbid", validate_default=True)
 
-    api_url: str = Field("https://api.cursor.com", description="Cursor API base URL (env CURSOR_API_URL).")
-    api_key: SecretStr | None = Field(
-        None, description="Admin API key (env CURSOR_API_KEY). Without a key `serve` runs the demo."
-    )
-    api_key_file: Path | None = Field(
-        None, description="File holding the API key, e.g. a Kubernetes secret mount (env CURSOR_API_KEY_FILE)."
-    )
+    api_url: str = Field("https://api.cursor.com", description="Cursor API base URL.")
+    api_key: SecretStr | None = Field(None, description="Admin API key. Without a key `serve` runs the demo.")
+    api_key_file: Path | None = Field(None, description="File holding the API key, e.g. a Kubernetes secret mount.")
     api_rate_limit_share: float = Field(
         0.5,
         gt=0,
@@ -131,8 +128,8 @@ class Settings(BaseSettings):
     @field_validator("web_listen_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        _, _, port = value.rpartition(":")
-        if not port.isdigit() or not 0 <= int(port) <= 65535:
+        _, colon, port = value.rpartition(":")
+        if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("must be host:port or :port, e.g. :9773")
         return value
 
@@ -211,6 +208,8 @@ def load_settings(overrides: dict[str, Any], config_file: Path | None = None) ->
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
+        if first["type"] == "extra_forbidden":
+            raise ConfigError(f"invalid config: unknown setting {first['loc'][0]!r}") from None
         where = f"{flag_name(str(first['loc'][0]))}: " if first["loc"] else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"invalid config: {where}{message}") from None

@@ -1,3 +1,5 @@
+import itertools
+
 from cursor_exporter.windows import (
     HOUR_MS,
     BucketState,
@@ -23,7 +25,7 @@ def test_first_plan_covers_every_hour_once_with_inclusive_non_overlapping_bounds
     windows = plan_windows(T0, sync_end, {}, LOOKBACK)
     assert windows[0].start_ms == T0
     assert windows[-1].end_ms == sync_end
-    for earlier, later in zip(windows, windows[1:], strict=False):
+    for earlier, later in itertools.pairwise(windows):
         assert later.start_ms == earlier.end_ms + 1  # inclusive bounds: next start is previous end + 1 ms
     assert all(len(w.hours) <= 24 for w in windows)
     covered = [hour for w in windows for hour in w.hours]

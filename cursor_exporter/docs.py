@@ -1,0 +1,89 @@
+"""Generate ``docs/metrics.md`` and the README's configuration table from the code.
+
+Run ``python -m cursor_exporter.docs`` after changing a metric family or a setting;
+``tests/unit/test_docs.py`` fails while the committed files differ from what this writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cursor_exporter.config import CURSOR_ENVIRONMENT, NOT_A_FLAG_FIELDS, Settings, flag_name
+from cursor_exporter.metrics import FAMILIES, POLLING_NOTE
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS_DOC = ROOT / "docs" / "metrics.md"
+README = ROOT / "README.md"
+CONFIG_BEGIN = "<!-- BEGIN generated configuration table: python -m cursor_exporter.docs -->"
+CONFIG_END = "<!-- END generated configuration table -->"
+
+
+def metrics_markdown() -> str:
+    """The whole of ``docs/metrics.md``."""
+    lines = [
+        "# Metrics",
+        "",
+        "Generated from `cursor_exporter/metrics.py` by `python -m cursor_exporter.docs`; do not edit by hand.",
+        "",
+        f"Every family is {POLLING_NOTE[0].lower()}{POLLING_NOTE[1:]} Money is summed exactly (decimal cents)",
+        "and exported in US dollars. Counters never decrease, across re-fetches and restarts; a downward",
+        "revision by Cursor shows in `cursor_usage_charged_revised_down_usd_total` and in the `*_cycle_*` gauges.",
+        "Families marked *per user* are absent with `--metrics.user-label=none`; with `hash` the `user` label",
+        "is a keyed HMAC-SHA256 of the email (16 hex characters).",
+        "",
+        "| Family | Type | Labels | Source | Meaning | Collector |",
+        "|---|---|---|---|---|---|",
+    ]
+    for family in FAMILIES:
+        labels = ", ".join(f"`{label}`" for label in family.labels) or "none"
+        meaning = family.meaning + (" *Per user.*" if family.per_user else "")
+        lines.append(
+            f"| `{family.name}` | {family.type} | {labels} | {family.source} | {meaning} | {family.collector} |"
+        )
+    lines += [
+        "",
+        "## Series count",
+        "",
+        "With U users with usage, S users in /teams/spend, M models, K kinds, R roles and E API endpoints:",
+        "",
+        "* usage, team level: (M x K x 2 max-mode) combinations that occur x (1 + 4 token types + 5);",
+        "* usage, per user: U x (1 + 4 + 2) + S x 3 (spend);",
+        "* members: R + 1; exporter: about 6 per collector + E x codes.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def configuration_markdown() -> str:
+    """The README's configuration table."""
+    lines = ["| Flag | Environment | Default | Meaning |", "|---|---|---|---|"]
+    cursor_names = {field: env for env, field in CURSOR_ENVIRONMENT.items()}
+    for name, field in Settings.model_fields.items():
+        flag = "" if name in NOT_A_FLAG_FIELDS else f"`{flag_name(name)}`"
+        if field.annotation is bool:
+            flag = f"`--[no-]{flag_name(name).removeprefix('--')}`"
+        env = " ".join(f"`{n}`" for n in (cursor_names.get(name), f"CURSOR_EXPORTER_{name.upper()}") if n)
+        default = "" if field.default is None else f"`{field.default}`"
+        lines.append(f"| {flag} | {env} | {default} | {field.description} |")
+    return "\n".join(lines)
+
+
+def readme_with_configuration(readme: str) -> str:
+    """The README with its generated configuration table replaced by the current one."""
+    head, _, rest = readme.partition(CONFIG_BEGIN)
+    _, _, tail = rest.partition(CONFIG_END)
+    return f"{head}{CONFIG_BEGIN}\n{configuration_markdown()}\n{CONFIG_END}{tail}"
+
+
+def main() -> int:
+    """Rewrite the generated documents in place."""
+    METRICS_DOC.parent.mkdir(exist_ok=True)
+    METRICS_DOC.write_text(metrics_markdown())
+    README.write_text(readme_with_configuration(README.read_text()))
+    print(f"wrote {METRICS_DOC.relative_to(ROOT)} and the configuration table of {README.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Configuration of the simulated Cursor team and API behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAULT_KINDS = frozenset({"500", "502", "503", "504", "429", "timeout", "truncate"})
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that shapes the simulated team and how the fake API behaves.
+
+    Knobs whose real behaviour is unknown (reference §11 "keep configurable")
+    are options here; defaults follow the reference's best reading.
+    """
+
+    seed: int = 42
+    users: int = 25
+    api_key: str = "crsr_test_key"
+    org_api_key: str | None = None
+    accept_bearer: bool = False
+    enterprise: bool = False
+
+    cycle_start_days_ago: int = 10
+    events_per_user_per_day: float = 40.0
+
+    rate_limits: bool = True
+    rate_limit_period_s: float = 60.0
+    rate_limit_scale: float = 1.0
+    rate_limit_body: str = "code"  # "code" or "error": the two documented 429 bodies
+
+    late_arrivals: bool = True
+    revisions: bool = True
+    retention_days: int | None = None
+
+    user_id_style: str = "string"  # members/spend ids: "string" (user_…), "int", or "absent"
+    daily_user_id_style: str = "int"  # daily-usage userId: "int" (team docs) or "string"
+    legacy_2025: bool = False
+
+    events_max_range_days: int | None = 30  # None lifts the (undocumented) cap
+    oversize_page_size: str = "reject"  # "reject" (400) or "clamp" to 1000
+    string_date_status: int = 500  # observed 500; 400 is the other plausible answer
+    timeout_fault_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.users < 1:
+            raise ValueError("users must be >= 1")
+        if self.user_id_style not in {"string", "int", "absent"}:
+            raise ValueError("user_id_style must be 'string', 'int' or 'absent'")
+        if self.daily_user_id_style not in {"string", "int"}:
+            raise ValueError("daily_user_id_style must be 'string' or 'int'")
+        if self.rate_limit_body not in {"code", "error"}:
+            raise ValueError("rate_limit_body must be 'code' or 'error'")
+        if self.oversize_page_size not in {"reject", "clamp"}:
+            raise ValueError("oversize_page_size must be 'reject' or 'clamp'")
+        if self.string_date_status not in {400, 500}:
+            raise ValueError("string_date_status must be 400 or 500")
+        if self.rate_limit_period_s <= 0 or self.rate_limit_scale <= 0:
+            raise ValueError("rate limit period and scale must be positive")

@@ -1,0 +1,97 @@
+from decimal import Decimal
+
+from cursor_exporter.ledger import Ledger, UsageKey
+from cursor_exporter.records import UsageEvent
+from cursor_exporter.store import Store
+from cursor_exporter.windows import HOUR_MS, Window
+
+T0 = 1_767_225_600_000
+KEY = UsageKey("a@b.c", "gpt-5", "Usage-based", False, "ide")
+
+
+def event(ts: int, cents: str, email: str = "a@b.c", tokens: int = 10) -> UsageEvent:
+    return UsageEvent.model_validate(
+        {
+            "timestamp": str(ts),
+            "userEmail": email,
+            "model": "gpt-5",
+            "kind": "Usage-based",
+            "maxMode": False,
+            "isTokenBasedCall": True,
+            "requestsCosts": Decimal("1.5"),
+            "chargedCents": Decimal(cents),
+            "tokenUsage": {"inputTokens": tokens, "outputTokens": 1, "cacheWriteTokens": 0, "cacheReadTokens": 0},
+        }
+    )
+
+
+def test_refetching_a_window_replaces_it_instead_of_adding(tmp_path):
+    ledger = Ledger(Store(tmp_path))
+    ledger.set_cycle_start(T0)
+    window = Window(T0, T0 + 2 * HOUR_MS - 1)
+    events = [event(T0 + 5, "0.1"), event(T0 + 5, "0.1"), event(T0 + HOUR_MS, "0.2")]
+    for _ in range(3):
+        ledger.replace_window(window, events, fetched_at_ms=T0 + 3 * HOUR_MS)
+    view = ledger.view()
+    assert view.counters[KEY].events == 3  # same-millisecond twins both count: no dedupe by content
+    assert view.counters[KEY].charged_cents == Decimal("0.4")
+    assert view.counters[KEY].request_units == Decimal("4.5")
+    assert view.cycle[KEY].charged_cents == Decimal("0.4")
+
+
+def test_downward_revision_lowers_cycle_gauge_but_not_the_counter(tmp_path):
+    ledger = Ledger(Store(tmp_path))
+    ledger.set_cycle_start(T0)
+    window = Window(T0, T0 + HOUR_MS - 1)
+    ledger.replace_window(window, [event(T0 + 1, "10"), event(T0 + 2, "5")], T0 + HOUR_MS)
+    result = ledger.replace_window(window, [event(T0 + 1, "7"), event(T0 + 2, "5")], T0 + 2 * HOUR_MS)
+    assert result.revised_down
+    view = ledger.view()
+    assert view.cycle[KEY].charged_cents == Decimal("12")
+    assert view.counters[KEY].charged_cents == Decimal("15")
+    assert view.revised[KEY].charged_cents == Decimal("3")
+    ledger.replace_window(window, [event(T0 + 1, "7"), event(T0 + 2, "5"), event(T0 + 3, "1")], T0 + 3 * HOUR_MS)
+    view = ledger.view()
+    assert view.counters[KEY].charged_cents == Decimal("16")  # later increases still count
+    assert view.counters[KEY].charged_cents - view.revised[KEY].charged_cents == view.cycle[KEY].charged_cents
+
+
+def test_restart_restores_counters_cycle_and_bucket_state(tmp_path):
+    store = Store(tmp_path)
+    ledger = Ledger(store)
+    ledger.set_cycle_start(T0)
+    window = Window(T0, T0 + HOUR_MS - 1)
+    ledger.replace_window(window, [event(T0 + 1, "0.333333333333333314829616256247")], T0 + HOUR_MS)
+    ledger.replace_window(window, [event(T0 + 1, "0.1")], T0 + 2 * HOUR_MS)
+    before = ledger.view()
+    store.close()
+    reopened = Ledger(Store(tmp_path))
+    after = reopened.view()
+    assert dict(after.counters) == dict(before.counters)
+    assert dict(after.revised) == dict(before.revised)
+    assert dict(after.cycle) == dict(before.cycle)
+    assert reopened.bucket_states(T0)[T0].fetched_at_ms == T0 + 2 * HOUR_MS
+
+
+def test_new_cycle_resets_cycle_gauges_and_keeps_counters(tmp_path):
+    ledger = Ledger(Store(tmp_path))
+    ledger.set_cycle_start(T0)
+    ledger.replace_window(Window(T0, T0 + HOUR_MS - 1), [event(T0 + 1, "2")], T0 + HOUR_MS)
+    next_cycle = T0 + 30 * 24 * HOUR_MS
+    ledger.set_cycle_start(next_cycle)
+    ledger.replace_window(Window(next_cycle, next_cycle + HOUR_MS - 1), [event(next_cycle, "3")], next_cycle + HOUR_MS)
+    view = ledger.view()
+    assert view.cycle[KEY].charged_cents == Decimal("3")
+    assert view.counters[KEY].charged_cents == Decimal("5")
+
+
+def test_a_window_that_comes_back_empty_removes_what_it_held(tmp_path):
+    ledger = Ledger(Store(tmp_path))
+    ledger.set_cycle_start(T0)
+    window = Window(T0, T0 + HOUR_MS - 1)
+    ledger.replace_window(window, [event(T0 + 1, "2", tokens=100)], T0 + HOUR_MS)
+    ledger.replace_window(window, [], T0 + 2 * HOUR_MS)
+    view = ledger.view()
+    assert KEY not in view.cycle
+    assert view.counters[KEY].input_tokens == 100
+    assert view.revised[KEY].input_tokens == 100

@@ -198,11 +198,14 @@ class CursorClient:
         limiter = self._limiter(path)
         attempt = 0
         while True:
-            waited = limiter.acquire()
+            slot, waited = limiter.acquire()
             if waited:
                 self.stats.count_wait(path, waited)
             try:
-                return self._send_once(method, path, body, params)
+                try:
+                    return self._send_once(method, path, body, params)
+                finally:
+                    limiter.complete(slot)
             except _Retryable as failure:
                 attempt += 1
                 if attempt > self._max_retries:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 # Cursor's documented per-team limits per minute (API reference §2.1); anything unlisted gets 20.
@@ -16,11 +15,21 @@ CURSOR_LIMITS_PER_MINUTE = {
 DEFAULT_LIMIT_PER_MINUTE = 20
 
 
-class SlidingWindowLimiter:
-    """Allows at most ``limit`` acquisitions in any ``period`` seconds, blocking the caller otherwise.
+class Slot:
+    """One request's place in the window; it counts from when the request *ended*."""
 
-    A sliding window (not a token bucket) because Cursor counts requests per minute per team: with
-    bursts allowed by a bucket, a restart right after a burst could exceed the server's window.
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
+class SlidingWindowLimiter:
+    """Allows at most ``limit`` requests in any ``period`` seconds, blocking the caller otherwise.
+
+    A sliding window (not a token bucket) because Cursor counts requests per minute per team. Each
+    request counts from its completion, not its start: the server saw it somewhere in between, so
+    the client's window always ends after the server's and never lets a request in too early.
     """
 
     def __init__(
@@ -34,26 +43,31 @@ class SlidingWindowLimiter:
         self.period = period
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._slots: list[Slot] = []
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Wait for a free slot and take it; returns the seconds waited."""
+    def acquire(self) -> tuple[Slot, float]:
+        """Wait for room and take a slot; returns it (pass it to :meth:`complete`) and the seconds waited."""
         waited = 0.0
         with self._lock:
             while True:
                 now = self._clock()
-                while self._sent and self._sent[0] <= now - self.period:
-                    self._sent.popleft()
+                self._slots = [slot for slot in self._slots if slot.at > now - self.period]
                 wait = max(self._blocked_until - now, 0.0)
-                if len(self._sent) >= self.limit:
-                    wait = max(wait, self._sent[0] + self.period - now)
+                if len(self._slots) >= self.limit:
+                    wait = max(wait, min(slot.at for slot in self._slots) + self.period - now)
                 if wait <= 0:
-                    self._sent.append(now)
-                    return waited
+                    slot = Slot(now)
+                    self._slots.append(slot)
+                    return slot, waited
                 self._sleep(wait)
                 waited += wait
+
+    def complete(self, slot: Slot) -> None:
+        """Mark the slot's request as finished now."""
+        with self._lock:
+            slot.at = max(slot.at, self._clock())
 
     def block_for(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` (a server's Retry-After)."""

@@ -153,6 +153,8 @@ class SyncEngine:
                 continue
             self.ledger.replace_window(window, events, fetched_at_ms=sync_end)
             self._windows_fetched += 1
+            if len(windows) > 1:  # a backfill shows its progress instead of nothing for minutes
+                self._publish(self.snapshot())
         self.ledger.set_planning_start(
             first_unsettled_hour(planning_start, sync_end, self.ledger.bucket_states(planning_start), self._lookback_ms)
         )

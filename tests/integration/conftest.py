@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from cursor_exporter.client import CursorClient
@@ -91,3 +97,78 @@ def require_binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+class ExporterProcess:
+    """`python -m cursor_exporter.cli ...` in a subprocess, with its output collected."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}
+        full_env.update(env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cursor_exporter.cli", "--web.listen-address=127.0.0.1:0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=full_env,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for_url(self, timeout: float = 30.0) -> str:
+        """The metrics URL the process announced."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(r"(http://127\.0\.0\.1:\d+)/metrics", self.output)
+            if match:
+                return match.group(1)
+            assert self.process.poll() is None, f"exporter exited early:\n{self.output}"
+            time.sleep(0.05)
+        raise AssertionError(f"no metrics URL announced within {timeout}s:\n{self.output}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def scrape(base_url: str, path: str = "/metrics", headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(base_url + path, headers=headers or {}, timeout=10)
+
+
+def wait_for_sample(base_url: str, predicate, timeout: float) -> str:
+    """Scrape until ``predicate(exposition_text)`` holds; returns that exposition."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        try:
+            text = scrape(base_url).text
+        except httpx.TransportError:
+            text = ""
+        if text and predicate(text):
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout}s; last exposition:\n{text[-2000:]}")
+
+
+@pytest.fixture
+def exporter_process() -> Iterator:
+    processes: list[ExporterProcess] = []
+
+    def start(args: list[str], env: dict[str, str]) -> ExporterProcess:
+        process = ExporterProcess(args, env)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.stop()

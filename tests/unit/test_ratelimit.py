@@ -19,9 +19,10 @@ def test_limiter_never_allows_more_than_the_limit_in_any_window():
     limiter = SlidingWindowLimiter(5, 60.0, clock=fake.clock, sleep=fake.sleep)
     sent = []
     for _ in range(23):
-        limiter.acquire()
+        slot, _ = limiter.acquire()
         sent.append(fake.now)
         fake.now += 1.0
+        limiter.complete(slot)
     for i, start in enumerate(sent):
         in_window = [t for t in sent[i:] if t < start + 60.0]
         assert len(in_window) <= 5
@@ -32,8 +33,18 @@ def test_retry_after_blocks_every_caller_for_that_long():
     limiter = SlidingWindowLimiter(100, 60.0, clock=fake.clock, sleep=fake.sleep)
     limiter.acquire()
     limiter.block_for(60)
-    waited = limiter.acquire()
+    _, waited = limiter.acquire()
     assert waited == 60
+
+
+def test_a_slow_request_counts_from_its_end_so_the_server_never_sees_too_many():
+    fake = FakeTime()
+    limiter = SlidingWindowLimiter(1, 60.0, clock=fake.clock, sleep=fake.sleep)
+    slot, _ = limiter.acquire()
+    fake.now += 10.0  # the request took 10 s; the server saw it somewhere in those 10 s
+    limiter.complete(slot)
+    _, waited = limiter.acquire()
+    assert waited == 60.0
 
 
 def test_budget_is_a_share_of_cursors_documented_limits():

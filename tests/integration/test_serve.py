@@ -1,0 +1,104 @@
+"""The real `cursor-exporter` process: the README's first command, kill -9 mid-sync, strict rate limits."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import time
+from urllib.parse import urlparse
+
+from cursor_exporter.simulator import SimClock
+
+from .conftest import exposition, scrape, wait_for_sample
+from .test_sync import SPEND_MEMBER_FAMILIES, USAGE_FAMILIES
+from .truth import expected_spend_and_members, expected_usage, mismatches, parse
+
+SECRET_KEY = "crsr_" + "s3cr3tK3y" * 7
+EVENTS = "/teams/filtered-usage-events"
+
+
+def usage_synced(text: str) -> bool:
+    return 'cursor_exporter_collector_success{collector="usage"} 1.0' in text
+
+
+def test_readme_first_command_serves_demo_metrics_within_30_seconds(exporter_process, tmp_path):
+    started = time.monotonic()
+    process = exporter_process([f"--storage.path={tmp_path}"], env={})  # no CURSOR_API_KEY: the demo
+    url = process.wait_for_url(timeout=30)
+    remaining = 30 - (time.monotonic() - started)
+    text = wait_for_sample(url, lambda t: "cursor_usage_charged_usd_total{" in t and usage_synced(t), remaining)
+    series = parse(text)
+    assert any(name == "cursor_user_cycle_charged_usd" for name, _ in series)
+    assert scrape(url, "/-/ready").status_code == 200
+    assert scrape(url, "/-/healthy").status_code == 200
+    landing = scrape(url, "/").text
+    assert "usage" in landing and "spend" in landing and "members" in landing
+    openmetrics = scrape(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.endswith("# EOF\n")
+    assert gzip.decompress(get_gzipped_metrics(url)).startswith(b"# HELP")
+
+
+def get_gzipped_metrics(url: str) -> bytes:
+    """The raw gzip body (httpx would decompress it transparently)."""
+    parsed = urlparse(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    connection.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    response = connection.getresponse()
+    assert response.getheader("Content-Encoding") == "gzip"
+    body = response.read()
+    connection.close()
+    return body
+
+
+def test_kill_9_mid_sync_then_restart_exports_the_truth_and_no_counter_decreases(make_team, exporter_process, tmp_path):
+    # The simulator's clock stands five minutes behind the wall clock, so every event it serves is
+    # older than the exporter's window end (wall clock minus one minute).
+    team = make_team(
+        clock=SimClock(start_ms=int(time.time() * 1000) - 5 * 60_000, speed=0),
+        users=15,
+        cycle_start_days_ago=6,
+        api_key=SECRET_KEY,
+    )
+    env = {"CURSOR_API_KEY": SECRET_KEY, "CURSOR_API_URL": team.url}
+    storage = f"--storage.path={tmp_path}"
+    # 5% of the limits: 3 event requests a minute, so the backfill stalls after three windows.
+    slow = exporter_process([storage, "--api.rate-limit-share=0.05"], env)
+    slow_url = slow.wait_for_url()
+    partial = wait_for_sample(
+        slow_url, lambda t: "cursor_exporter_usage_windows_fetched_total 2.0" in t or "fetched_total 3.0" in t, 30
+    )
+    slow.process.kill()
+    slow.process.wait(timeout=10)
+    before = parse(partial)
+
+    restarted = exporter_process([storage], env)
+    url = restarted.wait_for_url()
+    final = parse(wait_for_sample(url, usage_synced, 60))
+    truth = team.sim.truth()
+    expected = expected_usage(truth) | expected_spend_and_members(truth)
+    assert mismatches(final, expected, USAGE_FAMILIES | SPEND_MEMBER_FAMILIES) == []
+    partial_events = sum(v for (n, _), v in before.items() if n == "cursor_usage_events_total")
+    assert 0 < partial_events < sum(row["events"] for row in truth["usage"]), "the kill was not mid-sync"
+    for (name, labels), value in before.items():
+        if name in USAGE_FAMILIES and name.endswith("_total"):
+            assert final[(name, labels)] >= value, f"{name}{dict(labels)} decreased after the restart"
+    assert not any(status == 429 for _, status in team.sim.request_log)
+    for output in (slow.output, restarted.output, scrape(url).text, scrape(url, "/").text):
+        assert SECRET_KEY not in output
+
+
+def test_strict_limits_are_never_exceeded(make_team, tmp_path):
+    # The simulator enforces a quarter of Cursor's limits per 2-second window; the client is given
+    # the same budget. A 25-day backfill needs far more requests than one window allows.
+    team = make_team(users=20, cycle_start_days_ago=25, rate_limit_period_s=2, rate_limit_scale=0.25)
+    engine = team.engine(tmp_path, rate_limit_share=0.25, rate_limit_period=2.0)
+    for name in ("spend", "members", "usage", "members", "spend"):
+        assert engine.run(name)
+    log = team.sim.request_log
+    assert sum(1 for path, _ in log if path == EVENTS) > 15
+    assert [entry for entry in log if entry[1] == 429] == []
+    assert engine.snapshot().rate_limit_waits.get(EVENTS, 0) > 0
+    truth = team.truth()
+    expected = expected_usage(truth) | expected_spend_and_members(truth)
+    assert mismatches(parse(exposition(engine)), expected, USAGE_FAMILIES | SPEND_MEMBER_FAMILIES) == []

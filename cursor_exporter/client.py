@@ -158,6 +158,7 @@ class CursorClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
         stats: ApiStats | None = None,
     ) -> None:
         self._http = httpx.Client(
@@ -172,6 +173,7 @@ class CursorClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        self._monotonic = monotonic
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._limiters_lock = threading.Lock()
         self.stats = stats or ApiStats()
@@ -184,7 +186,7 @@ class CursorClient:
         with self._limiters_lock:
             if path not in self._limiters:
                 self._limiters[path] = SlidingWindowLimiter(
-                    limit_for(path, self._share), self._period, sleep=self._sleep
+                    limit_for(path, self._share), self._period, clock=self._monotonic, sleep=self._sleep
                 )
             return self._limiters[path]
 

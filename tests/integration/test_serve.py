@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import os
+import subprocess
+import sys
 import time
 from urllib.parse import urlparse
 
+from cursor_exporter.client import READ_ENDPOINTS
 from cursor_exporter.simulator import SimClock
 
 from .conftest import exposition, scrape, wait_for_sample
@@ -102,3 +106,43 @@ def test_strict_limits_are_never_exceeded(make_team, tmp_path):
     truth = team.truth()
     expected = expected_usage(truth) | expected_spend_and_members(truth)
     assert mismatches(parse(exposition(engine)), expected, USAGE_FAMILIES | SPEND_MEMBER_FAMILIES) == []
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "cursor_exporter.cli", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_validates_the_key_and_reports_plan_features(make_team):
+    teams_plan = make_team(users=5, api_key=SECRET_KEY)
+    result = run_cli(["check"], {"CURSOR_API_KEY": SECRET_KEY, "CURSOR_API_URL": teams_plan.url})
+    assert result.returncode == 0, result.stderr
+    seats = sum(teams_plan.sim.truth()["members"]["byRole"].values())
+    assert f"{seats} current members" in result.stdout
+    assert "billing groups: not available" in result.stdout
+    enterprise = make_team(users=5, enterprise=True)
+    result = run_cli(["check"], {"CURSOR_API_KEY": enterprise.sim.config.api_key, "CURSOR_API_URL": enterprise.url})
+    assert "billing groups: available" in result.stdout
+
+    wrong = run_cli(["check"], {"CURSOR_API_KEY": "crsr_wrong_key_123", "CURSOR_API_URL": teams_plan.url})
+    assert wrong.returncode == 1
+    assert wrong.stderr.count("\n") == 1 and "Invalid API key" in wrong.stderr
+    assert "crsr_wrong_key_123" not in wrong.stderr + wrong.stdout
+
+
+def test_the_exporter_only_ever_calls_read_endpoints(make_team, tmp_path):
+    team = make_team(users=6, cycle_start_days_ago=3, enterprise=True)
+    engine = team.engine(tmp_path)
+    for _ in range(2):
+        for name in ("spend", "members", "usage"):
+            assert engine.run(name)
+        team.clock.advance(3_600_000)
+    allowed = {path for _, path in READ_ENDPOINTS}
+    assert team.sim.request_log
+    assert {path for path, _ in team.sim.request_log} <= allowed

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cursor_exporter.collectors import collect_all
 from cursor_exporter.exposition import ExpositionCache, render
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.ledger import EMPTY, Tally, UsageKey, UsageView, add
 from cursor_exporter.snapshot import CollectorStatus, Snapshot
-from cursor_exporter.userlabel import UserLabeler
 from cursor_exporter.web import MetricsServer, landing_page
 
 SEED = 20240601
@@ -167,7 +167,7 @@ def _ms(seconds: float) -> str:
 
 def main() -> int:
     snapshot = build_snapshot()
-    metrics, collect_s = _timed(lambda: collect_all(snapshot, UserLabeler(), ("usage",)))
+    metrics, collect_s = _timed(lambda: collect_all(snapshot, LabelPolicy(), ("usage",)))
     rendered, render_s = _timed(lambda: render(metrics))
 
     registry = CollectorRegistry(auto_describe=False)

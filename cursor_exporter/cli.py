@@ -90,6 +90,7 @@ def _demo(settings: Settings) -> int:
             "sync_usage_interval": DEMO_INTERVAL_S,
             "sync_spend_interval": DEMO_INTERVAL_S,
             "sync_members_interval": DEMO_INTERVAL_S,
+            "sync_groups_interval": DEMO_INTERVAL_S,
         }
     )
     try:

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from cursor_exporter import __version__
 from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
-from cursor_exporter.records import EventsPage, Member, MemberSpend, UsageEvent, parse_many
+from cursor_exporter.records import BillingGroup, EventsPage, Member, MemberSpend, UsageEvent, parse_many
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,27 @@ class SpendReport:
 
     cycle_start_ms: int
     members: tuple[MemberSpend, ...]
+
+
+@dataclass(frozen=True)
+class GroupsReport:
+    """/teams/groups for the current billing cycle."""
+
+    cycle_start_ms: int | None
+    cycle_end_ms: int | None
+    groups: tuple[BillingGroup, ...]
+
+
+def _iso_ms(value: Any) -> int | None:
+    """Epoch ms of an ISO 8601 timestamp (or of epoch-ms numbers, tolerated); None when unusable."""
+    if isinstance(value, int | Decimal):
+        return int(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -280,6 +302,20 @@ class CursorClient:
         if cycle_start is None:
             raise ApiError("/teams/spend", 200, "response has no subscriptionCycleStart")
         return SpendReport(cycle_start, tuple(rows))
+
+    def groups(self) -> GroupsReport:
+        """/teams/groups (Enterprise): billing groups with their cycle spend and current members."""
+        body = self.request("GET", "/teams/groups")
+        if not isinstance(body, dict):
+            raise ApiError("/teams/groups", 200, "response is not a JSON object")
+        rows = list(body.get("groups") or [])
+        if isinstance(body.get("unassignedGroup"), dict):
+            rows.append(body["unassignedGroup"])
+        groups, errors = parse_many(BillingGroup, rows)
+        if errors:
+            self.stats.count_malformed("/teams/groups", errors)
+        cycle = body.get("billingCycle") or {}
+        return GroupsReport(_iso_ms(cycle.get("cycleStart")), _iso_ms(cycle.get("cycleEnd")), tuple(groups))
 
     def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
         """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""

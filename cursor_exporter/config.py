@@ -8,10 +8,14 @@ convention: ``storage_path`` is ``--storage.path``, ``sync_usage_interval`` is `
 
 from __future__ import annotations
 
+import csv
 import os
 import re
+import tomllib
 from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -22,7 +26,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-COLLECTORS = ("usage", "spend", "members")
+from cursor_exporter.snapshot import BillingSettings
+
+COLLECTORS = ("usage", "spend", "members", "groups", "cost", "mapping")
+# Collectors that poll the API on a schedule; the others derive their families from these or from files.
+POLLING_COLLECTORS = ("spend", "members", "groups", "usage")
 # Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
 NOT_A_FLAG_FIELDS = frozenset({"api_key"})
 CURSOR_ENVIRONMENT = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
@@ -82,6 +90,7 @@ class Settings(BaseSettings):
     sync_usage_interval: float = Field(600.0, description="How often usage events are synced.")
     sync_spend_interval: float = Field(900.0, description="How often /teams/spend is polled.")
     sync_members_interval: float = Field(3600.0, description="How often /teams/members is polled.")
+    sync_groups_interval: float = Field(900.0, description="How often /teams/groups is polled.")
     sync_settle_lookback: float = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
@@ -89,16 +98,47 @@ class Settings(BaseSettings):
         60.0, description="Usage windows end this far in the past, so a scan never chases 'now'."
     )
 
-    metrics_user_label: Literal["email", "hash", "none"] = Field(
-        "email", description="The `user` label: the email, a keyed hash of it, or none (no per-user families)."
+    metrics_user_label: Literal["email", "hash", "domain", "none"] = Field(
+        "email",
+        description="The `user` label: the email, a keyed hash of it, the email's domain, "
+        "or none (no per-user families).",
     )
     metrics_user_hash_key_file: Path | None = Field(
         None, description="File holding the secret key of --metrics.user-label=hash."
     )
 
+    metrics_top_users: int = Field(
+        0,
+        ge=0,
+        description="Cap per-user series to this many users (the biggest spenders, kept for good so counters "
+        'never fall); the rest are summed into user="__other__". 0 = no cap.',
+    )
+    metrics_model_map_file: Path | None = Field(
+        None,
+        description='TOML file of model-name normalisations: `"raw-name-or-glob*" = "label"`, first match wins.',
+    )
+    metrics_user_mapping_file: Path | None = Field(
+        None,
+        description="CSV with an `email` column and any others (team, cost_center, ...): exported as "
+        "cursor_user_info for joins.",
+    )
+
+    billing_seat_price_usd: Decimal | None = Field(
+        None, ge=0, description="Monthly price of one paid seat; enables the seat-cost families."
+    )
+    budget_team_monthly_usd: Decimal | None = Field(None, ge=0, description="Team budget per billing cycle.")
+    budget_user_default_usd: Decimal | None = Field(None, ge=0, description="Default budget per user per cycle.")
+    budget_groups: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Budgets per billing group or mapped team, by name (config file or JSON in the environment).",
+    )
+
     collector_usage: bool = Field(True, description="Usage events: tokens, charged spend, cycle spend.")
     collector_spend: bool = Field(True, description="/teams/spend: per-user cycle spend and limits.")
     collector_members: bool = Field(True, description="/teams/members: seats by role.")
+    collector_groups: bool = Field(True, description="/teams/groups (Enterprise): spend and members per group.")
+    collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
+    collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
@@ -106,6 +146,7 @@ class Settings(BaseSettings):
         "sync_usage_interval",
         "sync_spend_interval",
         "sync_members_interval",
+        "sync_groups_interval",
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",
@@ -166,6 +207,19 @@ class Settings(BaseSettings):
         """Names of the collectors switched on, in a fixed order."""
         return tuple(name for name in COLLECTORS if getattr(self, f"collector_{name}"))
 
+    def polling_collectors(self) -> tuple[str, ...]:
+        """The enabled collectors that poll the API, in the order of their first sync."""
+        return tuple(name for name in POLLING_COLLECTORS if getattr(self, f"collector_{name}"))
+
+    def billing(self) -> BillingSettings:
+        """Seat price and budgets for the snapshot."""
+        return BillingSettings(
+            seat_price_usd=self.billing_seat_price_usd,
+            team_budget_usd=self.budget_team_monthly_usd,
+            user_default_budget_usd=self.budget_user_default_usd,
+            group_budgets_usd=MappingProxyType(dict(self.budget_groups)),
+        )
+
     def resolve_api_key(self) -> str | None:
         """The API key from --api.key / CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
         if self.api_key is not None and self.api_key.get_secret_value().strip():
@@ -179,6 +233,40 @@ class Settings(BaseSettings):
                 raise ConfigError(f"api key file {self.api_key_file} is empty")
             return key
         return None
+
+    def resolve_model_map(self) -> dict[str, str]:
+        """The model-name map from ``--metrics.model-map-file`` (empty without one)."""
+        if self.metrics_model_map_file is None:
+            return {}
+        try:
+            table = tomllib.loads(self.metrics_model_map_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"model map file {self.metrics_model_map_file}: {error}") from None
+        if not all(isinstance(value, str) for value in table.values()):
+            raise ConfigError(f"model map file {self.metrics_model_map_file}: every value must be a string")
+        return table
+
+    def resolve_user_mapping(self) -> dict[str, dict[str, str]]:
+        """email -> {column: value} from ``--metrics.user-mapping-file`` (empty without one)."""
+        if self.metrics_user_mapping_file is None:
+            return {}
+        try:
+            with self.metrics_user_mapping_file.open(newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        except (OSError, csv.Error) as error:
+            raise ConfigError(f"user mapping file {self.metrics_user_mapping_file}: {error}") from None
+        if not rows or "email" not in rows[0]:
+            raise ConfigError(
+                f"user mapping file {self.metrics_user_mapping_file}: needs a header with an email column"
+            )
+        bad = [column for column in rows[0] if not re.fullmatch(r"[a-z_][a-z0-9_]*", column or "")]
+        if bad:
+            raise ConfigError(f"user mapping file: column {bad[0]!r} is not a valid label name (lower_snake_case)")
+        return {
+            row["email"].strip().lower(): {k: (v or "").strip() for k, v in row.items() if k != "email"}
+            for row in rows
+            if row.get("email")
+        }
 
     def resolve_user_hash_key(self) -> bytes | None:
         """The secret of ``--metrics.user-label=hash``, read from its file."""

@@ -107,6 +107,24 @@ def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
     return UsageKey(user, model, kind, bool(max_mode), source), Tally(*ints, *money)
 
 
+ON_DEMAND_KIND = "Usage-based"
+
+
+class HourCharge(NamedTuple):
+    """Charged cents of one hour: everything, and the on-demand (invoiced) part."""
+
+    all: Decimal = ZERO
+    on_demand: Decimal = ZERO
+
+
+def _hour_charge(key: UsageKey, tally: Tally) -> HourCharge:
+    return HourCharge(tally.charged_cents, tally.charged_cents if key.kind == ON_DEMAND_KIND else ZERO)
+
+
+def _add_charge(a: HourCharge, b: HourCharge) -> HourCharge:
+    return HourCharge(a.all + b.all, a.on_demand + b.on_demand)
+
+
 @dataclass(frozen=True)
 class UsageView:
     """An immutable view of the ledger for one snapshot."""
@@ -115,6 +133,7 @@ class UsageView:
     revised: Mapping[UsageKey, Tally]
     cycle: Mapping[UsageKey, Tally]
     cycle_start_ms: int | None
+    cycle_hourly: Mapping[int, HourCharge]
 
 
 @dataclass(frozen=True)
@@ -139,31 +158,33 @@ class Ledger:
             self._revised[usage_key] = _from_row(key, revised)[1]
         stored_start = store.get_state("cycle_start_ms")
         self.cycle_start_ms: int | None = int(stored_start) if stored_start else None
-        self._cycle = self._sum_hours_since(self.cycle_start_ms)
+        self._cycle, self._cycle_hourly = self._sum_hours_since(self.cycle_start_ms)
 
     @property
     def has_data(self) -> bool:
         """True when a previous run left usage in the ledger."""
         return bool(self._store.bucket_states(0))
 
-    def _sum_hours_since(self, start_ms: int | None) -> dict[UsageKey, Tally]:
+    def _sum_hours_since(self, start_ms: int | None) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
         sums: dict[UsageKey, Tally] = {}
+        hourly: dict[int, HourCharge] = {}
         if start_ms is None:
-            return sums
-        for _, key, values in self._store.hour_rows(floor_hour(start_ms)):
+            return sums, hourly
+        for hour, key, values in self._store.hour_rows(floor_hour(start_ms)):
             usage_key, tally = _from_row(key, values)
             sums[usage_key] = add(sums.get(usage_key, EMPTY), tally)
-        return sums
+            hourly[hour] = _add_charge(hourly.get(hour, HourCharge()), _hour_charge(usage_key, tally))
+        return sums, hourly
 
     def set_cycle_start(self, start_ms: int) -> None:
         """Record the billing cycle start (from /teams/spend); a new cycle re-sums the cycle gauges."""
         if start_ms == self.cycle_start_ms:
             return
         self._store.set_state("cycle_start_ms", str(start_ms))
-        cycle = self._sum_hours_since(start_ms)
+        cycle, hourly = self._sum_hours_since(start_ms)
         with self._lock:
             self.cycle_start_ms = start_ms
-            self._cycle = cycle
+            self._cycle, self._cycle_hourly = cycle, hourly
 
     def planning_start(self) -> int | None:
         """The oldest hour that may still need fetching (hours before it are settled)."""
@@ -192,6 +213,7 @@ class Ledger:
         }
         delta: dict[UsageKey, Tally] = {}
         cycle_delta: dict[UsageKey, Tally] = {}
+        hourly_delta: dict[int, HourCharge] = {}
         cycle_hour = floor_hour(self.cycle_start_ms) if self.cycle_start_ms is not None else None
         for slot in old.keys() | new.keys():
             hour, key = slot
@@ -199,6 +221,7 @@ class Ledger:
             delta[key] = add(delta.get(key, EMPTY), change)
             if cycle_hour is not None and hour >= cycle_hour:
                 cycle_delta[key] = add(cycle_delta.get(key, EMPTY), change)
+                hourly_delta[hour] = _add_charge(hourly_delta.get(hour, HourCharge()), _hour_charge(key, change))
         updated: list[tuple[UsageKey, Tally, Tally]] = []
         revised_down = False
         for key, change in delta.items():
@@ -217,6 +240,8 @@ class Ledger:
                 self._revised[key] = revised
             for key, change in cycle_delta.items():
                 self._cycle[key] = add(self._cycle.get(key, EMPTY), change)
+            for hour, charge in hourly_delta.items():
+                self._cycle_hourly[hour] = _add_charge(self._cycle_hourly.get(hour, HourCharge()), charge)
         return WindowResult(sum(t.events for t in new.values()), revised_down)
 
     def view(self) -> UsageView:
@@ -228,4 +253,5 @@ class Ledger:
                 revised=MappingProxyType(dict(self._revised)),
                 cycle=MappingProxyType({k: v for k, v in self._cycle.items() if v != EMPTY}),
                 cycle_start_ms=self.cycle_start_ms,
+                cycle_hourly=MappingProxyType(dict(self._cycle_hourly)),
             )

@@ -13,7 +13,7 @@ from typing import Literal
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's schedule, not at scrape time."
-USAGE_LABELS = ("model", "kind", "max_mode")
+USAGE_LABELS = ("model", "kind", "max_mode", "source")
 TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
 
 
@@ -213,6 +213,87 @@ FAMILIES: tuple[Family, ...] = (
         "/teams/members: rows with isRemoved true",
         "members",
     ),
+    # Seats, cost, budgets and forecast.
+    Family(
+        "cursor_team_paid_seats",
+        "gauge",
+        (),
+        "Paid seats: current members except free-owner admins.",
+        "/teams/members: role, isRemoved",
+        "cost",
+    ),
+    Family(
+        "cursor_cycle_cost_usd",
+        "gauge",
+        ("component",),
+        "Cost of the current billing cycle in US dollars: component seats (paid seats x --billing.seat-price-usd) "
+        "and usage (on-demand charged money, kind Usage-based); their sum is the cycle's total cost.",
+        "/teams/members and /teams/filtered-usage-events",
+        "cost",
+    ),
+    Family(
+        "cursor_billing_cycle_end_timestamp_seconds",
+        "gauge",
+        (),
+        "End of the current billing cycle, Unix seconds: Cursor's own figure when billing groups are "
+        "available, else one calendar month after the start.",
+        "/teams/groups billingCycle.cycleEnd, or /teams/spend subscriptionCycleStart + 1 month",
+        "cost",
+    ),
+    Family(
+        "cursor_forecast_cycle_charged_usd",
+        "gauge",
+        ("charge",),
+        "Forecast of the money charged by the end of the cycle in US dollars, for charge all or on_demand: "
+        "charged so far plus the trailing 7-day hourly rate times the hours left (see docs/forecast.md).",
+        "the ledger of /teams/filtered-usage-events",
+        "cost",
+    ),
+    Family(
+        "cursor_budget_usd",
+        "gauge",
+        ("scope", "name"),
+        "Configured budget per billing cycle in US dollars; scope team, group or user_default.",
+        "the exporter's configuration (--budget.*)",
+        "cost",
+    ),
+    # Billing groups (Enterprise).
+    Family(
+        "cursor_group_cycle_spend_usd",
+        "gauge",
+        ("group",),
+        "On-demand spend of a billing group in the current cycle in US dollars.",
+        "/teams/groups: spendCents / 100",
+        "groups",
+    ),
+    Family(
+        "cursor_group_members",
+        "gauge",
+        ("group",),
+        "Current members of a billing group.",
+        "/teams/groups: memberCount",
+        "groups",
+    ),
+    Family(
+        "cursor_user_group_info",
+        "gauge",
+        ("user", "group"),
+        "Always 1: the user's billing group, for joins with any per-user family "
+        "(`* on (user) group_left(group) cursor_user_group_info`).",
+        "/teams/groups: currentMembers",
+        "groups",
+        per_user=True,
+    ),
+    Family(
+        "cursor_user_info",
+        "gauge",
+        ("user",),
+        "Always 1, labelled with the columns of --metrics.user-mapping-file (team, cost center, ...) "
+        "for joins with any per-user family; the extra label names are the file's columns.",
+        "the user mapping file",
+        "mapping",
+        per_user=True,
+    ),
     # The exporter itself.
     Family(
         "cursor_exporter_collector_success",
@@ -284,6 +365,14 @@ FAMILIES: tuple[Family, ...] = (
         (),
         "Usage window scans whose pages disagreed with totalUsageEventsCount; the window was re-fetched.",
         "the exporter's usage sync",
+        "exporter",
+    ),
+    Family(
+        "cursor_exporter_feature_available",
+        "gauge",
+        ("feature",),
+        "1 if the plan and key give access to the feature, 0 after a 403 (re-checked hourly).",
+        "the exporter's sync loop",
         "exporter",
     ),
     Family(

@@ -115,6 +115,23 @@ class MemberSpend(_Record):
     effective_limit_dollars: Decimal | None = Field(None, alias="effectivePerUserLimitDollars")
 
 
+class GroupMember(_Record):
+    """A current member of a billing group."""
+
+    email: Email = ""
+    spend_cents: Decimal = Field(ZERO, alias="spendCents")
+
+
+class BillingGroup(_Record):
+    """One billing group of /teams/groups (``unassignedGroup`` included)."""
+
+    id: OpaqueId = None
+    name: str = "unknown"
+    member_count: int = Field(0, alias="memberCount")
+    spend_cents: Decimal = Field(ZERO, alias="spendCents")
+    current_members: tuple[GroupMember, ...] = Field((), alias="currentMembers")
+
+
 def parse_many(model: type[_Record], rows: Any) -> tuple[list, list[ValidationError]]:
     """Parse every row it can; return the parsed rows and the errors of the rest."""
     parsed, errors = [], []

@@ -15,16 +15,13 @@ from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import collect_all
 from cursor_exporter.config import Settings
 from cursor_exporter.exposition import ExpositionCache, render
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.snapshot import Snapshot
 from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine, wall_clock_ms
-from cursor_exporter.userlabel import UserLabeler
 from cursor_exporter.web import MetricsServer, landing_page
 
 log = logging.getLogger(__name__)
-
-# spend first: usage needs the cycle start it reports.
-JOB_ORDER = ("spend", "members", "usage")
 
 
 class Exporter:
@@ -40,7 +37,9 @@ class Exporter:
         rate_limit_period: float = 60.0,
     ) -> None:
         self.settings = settings
-        self.users = UserLabeler(settings.metrics_user_label, settings.resolve_user_hash_key())
+        self.labels = LabelPolicy(
+            settings.metrics_user_label, settings.resolve_user_hash_key(), settings.resolve_model_map()
+        )
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
         self.server = MetricsServer(host, port, self.cache, settings.web_telemetry_path)
@@ -60,12 +59,15 @@ class Exporter:
         self.engine = SyncEngine(
             self.client,
             self.store,
-            collectors=settings.enabled_collectors(),
+            collectors=settings.polling_collectors(),
             settle_lookback_s=settings.sync_settle_lookback,
             end_delay_s=settings.sync_end_delay,
             clock_ms=clock_ms,
             publish=self.publish,
             next_run=self._next_run,
+            top_users=settings.metrics_top_users,
+            billing=settings.billing(),
+            user_mapping=settings.resolve_user_mapping(),
         )
 
     @property
@@ -76,7 +78,7 @@ class Exporter:
 
     def publish(self, snapshot: Snapshot) -> None:
         """Render the snapshot once and hand the bytes to the web server."""
-        rendered = render(collect_all(snapshot, self.users, self.settings.enabled_collectors()))
+        rendered = render(collect_all(snapshot, self.labels, self.settings.enabled_collectors()))
         self.cache.publish(rendered, landing_page(snapshot, self.settings.web_telemetry_path), self.engine.ready)
 
     def _next_run(self, name: str) -> float | None:
@@ -90,9 +92,11 @@ class Exporter:
             "usage": self.settings.sync_usage_interval,
             "spend": self.settings.sync_spend_interval,
             "members": self.settings.sync_members_interval,
+            "groups": self.settings.sync_groups_interval,
         }
         first = datetime.now().astimezone()
-        for offset, name in enumerate(n for n in JOB_ORDER if n in self.settings.enabled_collectors()):
+        # Spend first: usage needs the cycle start it reports.
+        for offset, name in enumerate(self.settings.polling_collectors()):
             self.scheduler.add_job(
                 self.engine.run,
                 "interval",

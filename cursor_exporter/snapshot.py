@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 
-from cursor_exporter.client import SpendReport
+from cursor_exporter.client import GroupsReport, SpendReport
 from cursor_exporter.ledger import UsageView
 from cursor_exporter.records import Member
 
@@ -28,16 +29,32 @@ class CollectorStatus:
 
 
 @dataclass(frozen=True)
+class BillingSettings:
+    """Prices and budgets from the configuration (US dollars)."""
+
+    seat_price_usd: Decimal | None = None
+    team_budget_usd: Decimal | None = None
+    user_default_budget_usd: Decimal | None = None
+    group_budgets_usd: Mapping[str, Decimal] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one exposition shows. Built after every sync; never mutated."""
 
     version: str
+    as_of_ms: int = 0  # the instant the data describes: the end of the last usage window
     usage: UsageView | None = None
     spend: SpendReport | None = None
     members: tuple[Member, ...] | None = None
+    groups: GroupsReport | None = None
+    features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
+    billing: BillingSettings = field(default_factory=BillingSettings)
+    user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
     collectors: tuple[CollectorStatus, ...] = ()
     api_requests: Mapping[tuple[str, str], int] = field(default_factory=lambda: _EMPTY)
     rate_limit_waits: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     malformed_records: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    tracked_users: frozenset[str] | None = None  # None: no per-user cap
     windows_fetched: int = 0
     windows_inconsistent: int = 0

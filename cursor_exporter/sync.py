@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from decimal import Decimal
 from types import MappingProxyType
 
 from cursor_exporter import __version__
-from cursor_exporter.client import ApiError, CursorClient, SpendReport
-from cursor_exporter.ledger import Ledger
-from cursor_exporter.records import Member, MemberSpend, UsageEvent
-from cursor_exporter.snapshot import CollectorStatus, Snapshot
+from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
+from cursor_exporter.ledger import Ledger, UsageView
+from cursor_exporter.records import BillingGroup, Member, MemberSpend, UsageEvent
+from cursor_exporter.snapshot import BillingSettings, CollectorStatus, Snapshot
 from cursor_exporter.store import Store
 from cursor_exporter.windows import Window, first_unsettled_hour, plan_windows
 
 log = logging.getLogger(__name__)
 
 SCAN_ATTEMPTS = 3
+BILLING_GROUPS = "billing_groups"
+FEATURE_RECHECK_MS = 3_600_000
 EVENTS_ENDPOINT = "/teams/filtered-usage-events"
 
 
@@ -49,6 +52,9 @@ class SyncEngine:
         clock_ms: Callable[[], int] = wall_clock_ms,
         publish: Callable[[Snapshot], None] = lambda snapshot: None,
         next_run: Callable[[str], float | None] = lambda name: None,
+        top_users: int = 0,
+        billing: BillingSettings | None = None,
+        user_mapping: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -62,8 +68,15 @@ class SyncEngine:
         self._status = {name: CollectorStatus(name) for name in collectors}
         self._windows_fetched = 0
         self._windows_inconsistent = 0
+        self._top_users = top_users
+        self._billing = billing or BillingSettings()
+        self._user_mapping = MappingProxyType(dict(user_mapping or {}))
+        self._tracked_users: frozenset[str] = frozenset(self._store.get_json("tracked_users") or ())
+        self._features: dict[str, bool] = {}
+        self._feature_recheck_ms: dict[str, int] = {}
         self._spend = self._restore_spend()
         self._members = self._restore_members()
+        self._groups = self._restore_groups()
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -77,6 +90,13 @@ class SyncEngine:
         saved = self._store.get_json("members")
         return None if saved is None else tuple(Member.model_validate(row) for row in saved)
 
+    def _restore_groups(self) -> GroupsReport | None:
+        saved = self._store.get_json("groups")
+        if saved is None:
+            return None
+        groups = tuple(BillingGroup.model_validate(row) for row in saved["groups"])
+        return GroupsReport(saved["cycle_start_ms"], saved["cycle_end_ms"], groups)
+
     @property
     def ready(self) -> bool:
         """True once state was restored or every collector has finished a first sync."""
@@ -84,7 +104,12 @@ class SyncEngine:
 
     def run(self, name: str) -> bool:
         """Run one collector's sync, record how it went, publish a snapshot; True on success."""
-        sync = {"usage": self.sync_usage, "spend": self.sync_spend, "members": self.sync_members}[name]
+        sync = {
+            "usage": self.sync_usage,
+            "spend": self.sync_spend,
+            "members": self.sync_members,
+            "groups": self.sync_groups,
+        }[name]
         started = time.monotonic()
         requests_before = self._client.stats.total_requests()
         error: str | None = None
@@ -135,6 +160,29 @@ class SyncEngine:
         members = tuple(self._client.members())
         self._store.set_json("members", [member.model_dump(mode="json", by_alias=True) for member in members])
         self._members = members
+
+    def sync_groups(self) -> None:
+        """Poll /teams/groups (Enterprise). A 403 marks the feature unavailable and is re-checked hourly."""
+        if self._clock_ms() < self._feature_recheck_ms.get(BILLING_GROUPS, 0):
+            return
+        try:
+            report = self._client.groups()
+        except FeatureUnavailable as error:
+            if self._features.get(BILLING_GROUPS) is not False:
+                log.warning("billing groups unavailable on this plan or key (%s); re-checking hourly", error.message)
+            self._features[BILLING_GROUPS] = False
+            self._feature_recheck_ms[BILLING_GROUPS] = self._clock_ms() + FEATURE_RECHECK_MS
+            return
+        self._features[BILLING_GROUPS] = True
+        self._store.set_json(
+            "groups",
+            {
+                "cycle_start_ms": report.cycle_start_ms,
+                "cycle_end_ms": report.cycle_end_ms,
+                "groups": [group.model_dump(mode="json", by_alias=True) for group in report.groups],
+            },
+        )
+        self._groups = report
 
     def sync_usage(self) -> None:
         """Fetch every due usage window, oldest first, each stored in its own transaction."""
@@ -196,15 +244,37 @@ class SyncEngine:
             self._client.stats.count_malformed(EVENTS_ENDPOINT, outside)
         return events if received == total else None
 
+    def _update_tracked_users(self, usage: UsageView | None) -> frozenset[str] | None:
+        """The users with their own series under the top-N cap; once in, a user stays, so counters never fall."""
+        if not self._top_users:
+            return None
+        if usage is not None and len(self._tracked_users) < self._top_users:
+            spend: dict[str, Decimal] = {}
+            for key, tally in usage.counters.items():
+                spend[key.user] = spend.get(key.user, Decimal(0)) + tally.charged_cents
+            newcomers = sorted((u for u in spend if u not in self._tracked_users), key=lambda u: (-spend[u], u))
+            room = self._top_users - len(self._tracked_users)
+            if newcomers[:room]:
+                self._tracked_users = self._tracked_users | frozenset(newcomers[:room])
+                self._store.set_json("tracked_users", sorted(self._tracked_users))
+        return self._tracked_users
+
     def snapshot(self) -> Snapshot:
         """An immutable picture of everything the collectors render."""
         requests, waits, malformed = self._client.stats.copy()
+        usage = self.ledger.view() if "usage" in self._collectors else None
         statuses = tuple(replace(status, next_run_s=self._next_run(status.name)) for status in self._status.values())
         return Snapshot(
             version=__version__,
-            usage=self.ledger.view() if "usage" in self._collectors else None,
+            as_of_ms=self._clock_ms() - self._end_delay_ms,
+            usage=usage,
             spend=self._spend if "spend" in self._collectors else None,
             members=self._members if "members" in self._collectors else None,
+            groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
+            features=MappingProxyType(dict(self._features)),
+            tracked_users=self._update_tracked_users(usage),
+            billing=self._billing,
+            user_mapping=self._user_mapping,
             collectors=statuses,
             api_requests=MappingProxyType(requests),
             rate_limit_waits=MappingProxyType(waits),

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.metrics import BY_NAME
 from cursor_exporter.snapshot import Snapshot
-from cursor_exporter.userlabel import UserLabeler
 
 
-def collect(snapshot: Snapshot, users: UserLabeler) -> Iterator[Metric]:
+def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
     """Families of the ``exporter`` collector (always on)."""
     success, last_success, duration, requests = (
         BY_NAME[name].new()
@@ -46,6 +46,9 @@ def collect(snapshot: Snapshot, users: UserLabeler) -> Iterator[Metric]:
     fetched.add_metric((), snapshot.windows_fetched)
     inconsistent = BY_NAME["cursor_exporter_usage_windows_inconsistent_total"].new()
     inconsistent.add_metric((), snapshot.windows_inconsistent)
+    features = BY_NAME["cursor_exporter_feature_available"].new()
+    for feature, available in sorted(snapshot.features.items()):
+        features.add_metric((feature,), 1 if available else 0)
     build = BY_NAME["cursor_exporter_build_info"].new()
     build.add_metric((snapshot.version,), 1)
-    yield from (api, waits, malformed, fetched, inconsistent, build)
+    yield from (api, waits, malformed, fetched, inconsistent, features, build)

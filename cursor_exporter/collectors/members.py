@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.metrics import BY_NAME
 from cursor_exporter.snapshot import Snapshot
-from cursor_exporter.userlabel import UserLabeler
 
 
-def collect(snapshot: Snapshot, users: UserLabeler) -> Iterator[Metric]:
+def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
     """Families of the ``members`` collector."""
     if snapshot.members is None:
         return

@@ -22,6 +22,15 @@ class SimulatorConfig:
     accept_bearer: bool = False
     enterprise: bool = False
 
+    # Organization API (served only when ``org_api_key`` is set). The org is the teams in
+    # ``org_team_ids``: the first is the simulator's own team, each other one a synthetic team
+    # of ``org_team_users`` (default ``users``) seeded from ``seed`` and its team id.
+    organization_id: str = "org_abc123"
+    org_team_ids: tuple[int, ...] = (7, 8)
+    org_team_users: int | None = None
+    org_pool_limit_cents: int = 5_000_000
+    org_contract_start_days_ago: int | None = None  # default: cycle_start_days_ago
+
     cycle_start_days_ago: int = 10
     events_per_user_per_day: float = 40.0
 
@@ -56,5 +65,9 @@ class SimulatorConfig:
             raise ValueError("oversize_page_size must be 'reject' or 'clamp'")
         if self.string_date_status not in {400, 500}:
             raise ValueError("string_date_status must be 400 or 500")
+        if not self.org_team_ids or len(set(self.org_team_ids)) != len(self.org_team_ids):
+            raise ValueError("org_team_ids must be non-empty and unique")
+        if self.org_team_users is not None and self.org_team_users < 1:
+            raise ValueError("org_team_users must be >= 1")
         if self.rate_limit_period_s <= 0 or self.rate_limit_scale <= 0:
             raise ValueError("rate limit period and scale must be positive")

@@ -12,23 +12,20 @@ import datetime as dt
 import hmac
 import json
 import math
-import random
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from .simulator import GROUP_NAMES, Simulator, count_kinds, served_number
-from .team import DAY_MS, EXTENSIONS, HOSTING_TYPES, UsageEvent
+from .daily import daily_row
+from .groups import groups_payload
+from .simulator import Simulator
+from .team import DAY_MS, HOSTING_TYPES, UsageEvent
 
 MAX_EVENTS_PAGE_SIZE = 1000
 DEFAULT_EVENTS_PAGE_SIZE = 100
 DEFAULT_SPEND_PAGE_SIZE = 100
 DEFAULT_DAILY_PAGE_SIZE = 1000
 MAX_DAILY_RANGE_MS = 30 * DAY_MS
-DAILY_SPEND_DAYS = 2
-GROUP_ID_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 @dataclass
@@ -147,15 +144,6 @@ def page_size_param(sim: Simulator, body: dict, default: int, maximum: int) -> i
     return size
 
 
-def iso(ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def day_string(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%d")
-
-
 # -- routes -----------------------------------------------------------------------------------------
 
 
@@ -218,64 +206,6 @@ def _date_range(sim: Simulator, body: dict, required: bool, max_range_ms: int | 
     return start, end
 
 
-def _daily_row(sim: Simulator, member_index: int, day_ms: int, events: list[UsageEvent]) -> dict:
-    member = sim.team.members[member_index]
-    user_id = member.int_id if sim.config.daily_user_id_style == "int" else member.string_id
-    row: dict = {"userId": user_id, "day": day_string(day_ms), "date": day_ms, "isActive": bool(events)}
-    if not events:
-        row.update(dict.fromkeys(DAILY_COUNTERS, 0))
-        row.update(dict.fromkeys(DAILY_STRINGS))
-        row["email"] = member.email
-        return row
-    rng = random.Random(f"{sim.config.seed}:daily:{day_ms}:{member_index}")
-    count = len(events)
-    agent = sum(1 for e in events if e.is_headless)
-    composer = (count - agent) // 4
-    chat = count - agent - composer
-    applies = int(count * rng.uniform(0.3, 0.9))
-    accepts = int(applies * rng.uniform(0.6, 0.95))
-    tabs_shown = int(count * rng.uniform(3, 9))
-    accepted_added = int(count * rng.uniform(5, 40))
-    accepted_deleted = int(accepted_added * rng.uniform(0.2, 0.7))
-    included, usage_based, api_key = count_kinds(events)
-    models = Counter(e.model for e in events)
-    most_used = min(models, key=lambda model: (-models[model], model))
-    row.update(
-        totalLinesAdded=accepted_added + int(count * rng.uniform(5, 30)),
-        totalLinesDeleted=accepted_deleted + int(count * rng.uniform(2, 15)),
-        acceptedLinesAdded=accepted_added,
-        acceptedLinesDeleted=accepted_deleted,
-        totalApplies=applies,
-        totalAccepts=accepts,
-        totalRejects=applies - accepts,
-        totalTabsShown=tabs_shown,
-        totalTabsAccepted=int(tabs_shown * rng.uniform(0.2, 0.6)),
-        composerRequests=composer,
-        chatRequests=chat,
-        agentRequests=agent,
-        cmdkUsages=rng.randint(0, count // 3),
-        subscriptionIncludedReqs=included,
-        apiKeyReqs=api_key,
-        usageBasedReqs=usage_based,
-        bugbotUsages=rng.choice((0, 0, 0, 1, 2)),
-        mostUsedModel=most_used,
-        applyMostUsedExtension=rng.choice(EXTENSIONS),
-        tabMostUsedExtension=rng.choice(EXTENSIONS),
-        clientVersion=member.client_version,
-        email=member.email,
-    )
-    return row
-
-
-DAILY_COUNTERS = (
-    "totalLinesAdded", "totalLinesDeleted", "acceptedLinesAdded", "acceptedLinesDeleted",
-    "totalApplies", "totalAccepts", "totalRejects", "totalTabsShown", "totalTabsAccepted",
-    "composerRequests", "chatRequests", "agentRequests", "cmdkUsages",
-    "subscriptionIncludedReqs", "apiKeyReqs", "usageBasedReqs", "bugbotUsages",
-)  # fmt: skip
-DAILY_STRINGS = ("mostUsedModel", "applyMostUsedExtension", "tabMostUsedExtension", "clientVersion")
-
-
 def daily_usage_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
     start, end = _date_range(sim, body, required=True, max_range_ms=MAX_DAILY_RANGE_MS)
     paged = "page" in body or "pageSize" in body
@@ -287,7 +217,7 @@ def daily_usage_route(sim: Simulator, query: dict[str, str], body: dict) -> dict
     result: dict = {"data": [], "period": {"startDate": start, "endDate": end}}
     if not paged:
         result["data"] = [
-            _daily_row(sim, index, day, activity[(day, index)])
+            daily_row(sim, index, day, activity[(day, index)], now)
             for day in days
             for index in range(len(sim.team.members))
             if (day, index) in activity
@@ -297,7 +227,7 @@ def daily_usage_route(sim: Simulator, query: dict[str, str], body: dict) -> dict
     total_pages = math.ceil(len(members) / page_size)
     selected = {m.index for m in members[(page - 1) * page_size : page * page_size]}
     result["data"] = [
-        _daily_row(sim, index, day, activity.get((day, index), [])) for day in days for index in sorted(selected)
+        daily_row(sim, index, day, activity.get((day, index), []), now) for day in days for index in sorted(selected)
     ]
     result["pagination"] = {
         "page": page,
@@ -380,71 +310,7 @@ def groups_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
         except ValueError:
             raise bad_request("billingCycle must be a date (YYYY-MM-DD)") from None
         at = int(date.timestamp() * 1000)
-    cycle_start, cycle_end = sim.cycle_bounds(at)
-    spent = sim.on_demand_by_email_and_day(cycle_start, cycle_end - 1, now)
-    last_day = min(now, cycle_end - 1) // DAY_MS * DAY_MS
-    recent_days = [last_day - offset * DAY_MS for offset in reversed(range(DAILY_SPEND_DAYS))]
-    created = iso(sim.first_cycle_start_ms - 90 * DAY_MS + 10 * 3_600_000)
-
-    def member_entry(member, left: bool) -> dict:
-        return {
-            "userId": sim.member_id(member),
-            "name": member.name,
-            "email": member.email,
-            "joinedAt": iso(max(member.joined_ms, sim.first_cycle_start_ms - 90 * DAY_MS)),
-            "leftAt": iso(member.removed_ms) if left and member.removed_ms is not None else None,
-            "spendCents": served_number(sum(spent.get(member.email, {}).values(), Decimal(0))),
-        }
-
-    def group(group_id: str, name: str, members: list, updated: str) -> dict:
-        current = [m for m in members if not m.is_removed]
-        former = [m for m in members if m.is_removed]
-        total = sum((sum(spent.get(m.email, {}).values(), Decimal(0)) for m in members), Decimal(0))
-        daily = [
-            {
-                "date": day_string(day),
-                "spendCents": served_number(
-                    sum((spent.get(m.email, {}).get(day, Decimal(0)) for m in members), Decimal(0))
-                ),
-            }
-            for day in recent_days
-            if cycle_start <= day < cycle_end
-        ]
-        return {
-            "id": group_id,
-            "name": name,
-            "type": "BILLING",
-            "directoryGroupId": None,
-            "memberCount": len(current),
-            "createdAt": created,
-            "updatedAt": updated,
-            "spendCents": served_number(total),
-            "currentMembers": [member_entry(m, left=False) for m in current],
-            "formerMembers": [member_entry(m, left=True) for m in former],
-            "dailySpend": daily,
-        }
-
-    rng = random.Random(f"{sim.config.seed}:groups")
-    groups = []
-    for index, name in enumerate(GROUP_NAMES):
-        members = [m for m in sim.team.members if sim.group_index(m) == index]
-        group_id = "group_" + "".join(rng.choice(GROUP_ID_ALPHABET) for _ in range(26))
-        directory = f"okta-{name.lower().replace(' ', '-')}" if index == 0 else None
-        entry = group(group_id, name, members, iso(sim.first_cycle_start_ms - 3 * DAY_MS))
-        entry["directoryGroupId"] = directory
-        groups.append(entry)
-    unassigned = group(
-        "group_unassigned",
-        "Unassigned",
-        [m for m in sim.team.members if sim.group_index(m) is None],
-        created,
-    )
-    unassigned["dailySpend"] = []
-    return {
-        "groups": groups,
-        "unassignedGroup": unassigned,
-        "billingCycle": {"cycleStart": iso(cycle_start), "cycleEnd": iso(cycle_end)},
-    }
+    return groups_payload(sim, at, now)
 
 
 Route = Callable[[Simulator, dict[str, str], dict], dict]

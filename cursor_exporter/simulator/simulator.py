@@ -31,7 +31,7 @@ from .clock import SimClock
 from .config import SimulatorConfig
 from .faults import FaultInjector, RateLimiter
 from .team import DAY_MS, KIND_INCLUDED, KIND_USAGE_BASED, KIND_USER_API_KEY, Member, Team, UsageEvent
-from .truth import exact, request_counts, spend_rows, usage_and_users
+from .truth import decimal_string, exact, request_counts, spend_rows, usage_and_users
 
 if TYPE_CHECKING:
     from .server import SimServer
@@ -61,6 +61,9 @@ class Simulator:
             late_arrivals=self.config.late_arrivals,
             revisions=self.config.revisions,
         )
+        self._org_teams: dict[int, Team] | None = None
+        self._org_lock = threading.Lock()
+        self._code_trackers: dict[int, object] = {}
         self.faults = FaultInjector()
         self.rate_limiter = RateLimiter(self.config.rate_limit_period_s, self.config.rate_limit_scale)
         self._log_lock = threading.Lock()
@@ -102,13 +105,50 @@ class Simulator:
 
     # -- events -----------------------------------------------------------------------------------
 
-    def visible_events(self, start_ms: int, end_ms: int, now_ms: int, apply_retention: bool = True) -> list[UsageEvent]:
-        """Events served at ``now_ms`` with ``start_ms <= timestamp <= end_ms``, oldest first."""
+    def visible_events(
+        self, start_ms: int, end_ms: int, now_ms: int, apply_retention: bool = True, team: Team | None = None
+    ) -> list[UsageEvent]:
+        """Events served at ``now_ms`` with ``start_ms <= timestamp <= end_ms``, oldest first.
+
+        ``team`` defaults to the simulator's own team (org routes pass the other org teams).
+        """
         horizon = self.retention_horizon_ms(now_ms) if apply_retention else None
         if horizon is not None:
             start_ms = max(start_ms, horizon)
         end_ms = min(end_ms, now_ms)
-        return [e for e in self.team.events_between(start_ms, end_ms) if e.visible_at_ms <= now_ms]
+        source = self.team if team is None else team
+        return [e for e in source.events_between(start_ms, end_ms) if e.visible_at_ms <= now_ms]
+
+    # -- organization -------------------------------------------------------------------------------
+
+    @property
+    def org_teams(self) -> dict[int, Team]:
+        """The organization's teams by id, in ``org_team_ids`` order; the first is ``self.team``."""
+        with self._org_lock:
+            if self._org_teams is None:
+                teams: dict[int, Team] = {}
+                for position, team_id in enumerate(self.config.org_team_ids):
+                    if position == 0:
+                        teams[team_id] = self.team
+                        continue
+                    teams[team_id] = Team(
+                        seed=org_team_seed(self.config.seed, team_id),
+                        users=self.config.org_team_users or self.config.users,
+                        events_per_user_per_day=self.config.events_per_user_per_day,
+                        epoch_ms=self.first_cycle_start_ms + self.config.cycle_start_days_ago * DAY_MS,
+                        late_arrivals=self.config.late_arrivals,
+                        revisions=self.config.revisions,
+                    )
+                self._org_teams = teams
+            return self._org_teams
+
+    def contract_bounds(self) -> tuple[int, int]:
+        """``(start, end)`` of the org contract, both inclusive epoch ms (365 days)."""
+        days_ago = self.config.org_contract_start_days_ago
+        if days_ago is None:
+            days_ago = self.config.cycle_start_days_ago
+        start = self.first_cycle_start_ms + (self.config.cycle_start_days_ago - days_ago) * DAY_MS
+        return start, start + 365 * DAY_MS - 1
 
     # -- members and spend ------------------------------------------------------------------------
 
@@ -201,6 +241,59 @@ class Simulator:
             "members": {"byRole": dict(by_role), "removed": sum(m.is_removed for m in self.team.members)},
             "requests": request_counts(self.request_log),
         }
+
+    def truth_daily(self, start_ms: int | None = None, end_ms: int | None = None) -> dict:
+        """Exact sums of the active rows ``/teams/daily-usage-data`` serves now.
+
+        Whole UTC days overlapping ``[start_ms, end_ms]`` (default: cycle start to now), days
+        after today left out. Same JSON as ``GET /_sim/truth/daily``::
+
+            {"now", "startDate", "endDate",
+             "days": [{"day": "YYYY-MM-DD", "date": ms, "team": {<17 counters summed>},
+                       "activeUsers": [emails, sorted]}],          # every day, even if empty
+             "users": {email: {<17 counters summed over the range>}},  # active users only
+             "latest": {email: {"day", "clientVersion", "mostUsedModel"}}}  # last active day
+        """
+        from .daily import truth_daily
+
+        now = self.now_ms()
+        start = self.cycle_bounds(now)[0] if start_ms is None else int(start_ms)
+        end = now if end_ms is None else int(end_ms)
+        return truth_daily(self, start, end)
+
+    def truth_groups(self, at_ms: int | None = None) -> dict:
+        """``/teams/groups`` as served now for the cycle containing ``at_ms`` (default now).
+
+        Same JSON as ``GET /_sim/truth/groups``::
+
+            {"now", "cycleStart", "cycleEnd",
+             "groups": {group_id: {"name", "spendCents" (decimal string of the served number),
+                                   "memberCount", "members": [current member emails, sorted],
+                                   "formerMembers": [emails, sorted]}}}
+
+        ``groups`` includes the reserved ``group_unassigned``.
+        """
+        from .groups import groups_payload
+
+        now = self.now_ms()
+        at = now if at_ms is None else int(at_ms)
+        payload = groups_payload(self, at, now)
+        cycle_start, cycle_end = self.cycle_bounds(at)
+        groups = {}
+        for group in [*payload["groups"], payload["unassignedGroup"]]:
+            groups[group["id"]] = {
+                "name": group["name"],
+                "spendCents": decimal_string(exact(group["spendCents"])),
+                "memberCount": group["memberCount"],
+                "members": sorted(m["email"] for m in group["currentMembers"]),
+                "formerMembers": sorted(m["email"] for m in group["formerMembers"]),
+            }
+        return {"now": now, "cycleStart": cycle_start, "cycleEnd": cycle_end, "groups": groups}
+
+
+def org_team_seed(seed: int, team_id: int) -> int:
+    """Deterministic seed of an org team other than the simulator's own."""
+    return (seed * 1_000_003 + team_id * 7_919 + 17) % 2**31
 
 
 def count_kinds(events: Iterable[UsageEvent]) -> tuple[int, int, int]:

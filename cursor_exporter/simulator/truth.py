@@ -26,8 +26,8 @@ def decimal_string(value: Decimal) -> str:
 
 
 def usage_and_users(events: Iterable[UsageEvent], now_ms: int) -> tuple[list[dict], list[dict]]:
-    """Per (model, kind, maxMode) usage rows and per-email rows for the given visible events."""
-    usage: dict[tuple[str, str, bool], dict] = {}
+    """Per (model, kind, maxMode, source) usage rows and per-email rows for the given visible events."""
+    usage: dict[tuple[str, str, bool, str], dict] = {}
     users: dict[str, dict] = {}
     for event in events:
         charged = exact(event.charged_cents_at(now_ms))
@@ -37,7 +37,7 @@ def usage_and_users(events: Iterable[UsageEvent], now_ms: int) -> tuple[list[dic
             if tokens is not None
             else (0, 0, 0, 0)
         )
-        row = usage.setdefault((event.model, event.kind, event.max_mode), _empty_usage_row(event))
+        row = usage.setdefault((event.model, event.kind, event.max_mode, usage_source(event)), _empty_usage_row(event))
         user = users.setdefault(event.email, _empty_user_row(event.email))
         for target in (row, user):
             target["events"] += 1
@@ -59,11 +59,23 @@ def usage_and_users(events: Iterable[UsageEvent], now_ms: int) -> tuple[list[dic
     return usage_rows, user_rows
 
 
+def usage_source(event: UsageEvent) -> str:
+    """Where the simulator made the event come from: the truth's ``source`` of a usage row."""
+    if event.service_account_id:
+        return "service_account"
+    if event.cloud_agent_id:
+        return "cloud_agent"
+    if event.automation_id:
+        return "automation"
+    return "headless" if event.is_headless else "ide"
+
+
 def _empty_usage_row(event: UsageEvent) -> dict:
     return {
         "model": event.model,
         "kind": event.kind,
         "maxMode": event.max_mode,
+        "source": usage_source(event),
         "events": 0,
         "inputTokens": 0,
         "outputTokens": 0,

@@ -17,18 +17,19 @@ import pytest
 from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import collect_all
 from cursor_exporter.exposition import render
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine
-from cursor_exporter.userlabel import UserLabeler
 
-ALL_COLLECTORS = ("spend", "members", "usage")
+ALL_COLLECTORS = ("spend", "members", "groups", "usage")
+RENDERED_COLLECTORS = (*ALL_COLLECTORS, "cost", "mapping")
 END_DELAY_S = 60
 
 
-def exposition(engine: SyncEngine, users: UserLabeler | None = None) -> str:
+def exposition(engine: SyncEngine, labels: LabelPolicy | None = None) -> str:
     """What /metrics would serve for the engine's current snapshot."""
-    metrics = collect_all(engine.snapshot(), users or UserLabeler(), ALL_COLLECTORS)
+    metrics = collect_all(engine.snapshot(), labels or LabelPolicy(), RENDERED_COLLECTORS)
     return render(metrics).text.decode()
 
 

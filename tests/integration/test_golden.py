@@ -25,7 +25,9 @@ def stable(text: str) -> str:
 
 
 def seeded_exposition(make_team, tmp_path) -> str:
-    team = make_team(clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0), seed=7, users=6, cycle_start_days_ago=3)
+    team = make_team(
+        clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0), seed=7, users=6, cycle_start_days_ago=3, enterprise=True
+    )
     engine = team.engine(tmp_path)
     sync_all(engine)
     return exposition(engine)

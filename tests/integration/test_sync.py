@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
-from cursor_exporter.userlabel import UserLabeler
 from cursor_exporter.windows import HOUR_MS
 
 from .conftest import exposition, sync_all
@@ -132,14 +132,14 @@ def test_hashed_and_absent_user_labels(make_team, tmp_path):
     engine = team.engine(tmp_path)
     sync_all(engine)
     emails = {row["email"] for row in team.truth()["users"]}
-    hashed = exposition(engine, UserLabeler("hash", b"0123456789abcdef-secret"))
+    hashed = exposition(engine, LabelPolicy("hash", b"0123456789abcdef-secret"))
     assert not any(email in hashed for email in emails)
     hashed_users = {
         dict(labels).get("user") for (name, labels) in parse(hashed) if name == "cursor_user_charged_usd_total"
     }
     assert len(hashed_users) == len(emails)
     assert all(len(user) == 16 for user in hashed_users)
-    none = exposition(engine, UserLabeler("none"))
+    none = exposition(engine, LabelPolicy("none"))
     assert "user=" not in none
     assert "cursor_usage_charged_usd_total" in none
 
@@ -180,9 +180,9 @@ def test_a_window_that_changes_while_paged_is_scanned_again(make_team, tmp_path)
     snapshot = engine.snapshot()
     assert snapshot.windows_inconsistent >= 1
     truth = team.truth(end_ms=scan_end)
-    truth_at_scan = {(r["model"], r["kind"], r["maxMode"]): r["events"] for r in truth["usage"]}
+    truth_at_scan = {(r["model"], r["kind"], r["maxMode"], r["source"]): r["events"] for r in truth["usage"]}
     exported = {
-        (labels["model"], labels["kind"], labels["max_mode"] == "true"): value
+        (labels["model"], labels["kind"], labels["max_mode"] == "true", labels["source"]): value
         for (name, frozen), value in parse(exposition(engine)).items()
         if name == "cursor_usage_events_total"
         for labels in [dict(frozen)]

@@ -33,7 +33,12 @@ def expected_usage(truth: dict, counters: bool = True, cycle: bool = True) -> Se
     """Usage families, team and user level, as the truth says they must be."""
     expected: Series = {}
     for row in truth["usage"]:
-        labels = {"model": row["model"], "kind": row["kind"], "max_mode": "true" if row["maxMode"] else "false"}
+        labels = {
+            "model": row["model"],
+            "kind": row["kind"],
+            "max_mode": "true" if row["maxMode"] else "false",
+            "source": row["source"],
+        }
         key = frozenset(labels.items())
         if counters:
             expected[("cursor_usage_events_total", key)] = row["events"]

@@ -1,0 +1,62 @@
+"""Label policy: what the `user` and `model` labels say, and the per-user cardinality cap."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Collection, Mapping
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+OTHER_USER = "__other__"
+
+
+class LabelPolicy:
+    """Maps emails and model names to label values, per the ``--metrics.*`` settings.
+
+    ``user_mode`` is ``email``, ``hash`` (keyed HMAC-SHA256, 16 hex characters), ``domain`` (the part
+    after ``@``) or ``none`` (no per-user families). ``model_map`` maps raw model names, or glob
+    patterns such as ``claude-4.5-sonnet*``, to a normalised name; the first match wins.
+    """
+
+    def __init__(
+        self,
+        user_mode: str = "email",
+        hash_key: bytes | None = None,
+        model_map: Mapping[str, str] | None = None,
+    ) -> None:
+        if user_mode == "hash" and not hash_key:
+            raise ValueError("hash mode needs a secret key")
+        self.user_mode = user_mode
+        self._key = hash_key
+        self._exact = {k: v for k, v in (model_map or {}).items() if not any(c in k for c in "*?[")}
+        self._patterns = [(k, v) for k, v in (model_map or {}).items() if k not in self._exact]
+        self._user = lru_cache(maxsize=65536)(self._user_label)
+        self.model = lru_cache(maxsize=4096)(self._model_label)
+
+    @property
+    def per_user(self) -> bool:
+        """False when per-user families are switched off."""
+        return self.user_mode != "none"
+
+    def user(self, email: str, tracked: Collection[str] | None = None) -> str:
+        """The ``user`` label of ``email``; users outside ``tracked`` (the top-N cap) fold into __other__."""
+        if tracked is not None and email not in tracked:
+            return OTHER_USER
+        return self._user(email)
+
+    def _user_label(self, email: str) -> str:
+        if self.user_mode == "hash":
+            # Keyed, so nobody can confirm a guessed address by hashing it themselves.
+            return hmac.new(self._key, email.encode(), hashlib.sha256).hexdigest()[:16]
+        if self.user_mode == "domain":
+            return email.rpartition("@")[2] or email
+        return email
+
+    def _model_label(self, model: str) -> str:
+        if model in self._exact:
+            return self._exact[model]
+        for pattern, name in self._patterns:
+            if fnmatchcase(model, pattern):
+                return name
+        return model

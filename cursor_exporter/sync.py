@@ -16,26 +16,21 @@ from types import MappingProxyType
 from cursor_exporter import __version__
 from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
 from cursor_exporter.ledger import Ledger, UsageView
-from cursor_exporter.records import BillingGroup, Member, MemberSpend, UsageEvent
+from cursor_exporter.records import BillingGroup, Member, MemberSpend
+from cursor_exporter.scan import EVENTS_ENDPOINT, InconsistentWindow, WindowScanner
 from cursor_exporter.snapshot import BillingSettings, CollectorStatus, Snapshot
 from cursor_exporter.store import Store
-from cursor_exporter.windows import Window, first_unsettled_hour, plan_windows
+from cursor_exporter.windows import first_unsettled_hour, plan_windows
 
 log = logging.getLogger(__name__)
 
-SCAN_ATTEMPTS = 3
 BILLING_GROUPS = "billing_groups"
 FEATURE_RECHECK_MS = 3_600_000
-EVENTS_ENDPOINT = "/teams/filtered-usage-events"
 
 
 def wall_clock_ms() -> int:
     """Milliseconds since the epoch, from the system clock."""
     return int(time.time() * 1000)
-
-
-class InconsistentWindow(Exception):
-    """A window's pages disagreed with totalUsageEventsCount on every attempt."""
 
 
 class SyncEngine:
@@ -67,7 +62,7 @@ class SyncEngine:
         self._next_run = next_run
         self._status = {name: CollectorStatus(name) for name in collectors}
         self._windows_fetched = 0
-        self._windows_inconsistent = 0
+        self._scanner = WindowScanner(client)
         self._top_users = top_users
         self._billing = billing or BillingSettings()
         self._user_mapping = MappingProxyType(dict(user_mapping or {}))
@@ -195,7 +190,7 @@ class SyncEngine:
         skipped = 0
         for window in windows:
             try:
-                events = self._scan_consistently(window)
+                events = self._scanner.scan_consistently(window)
             except InconsistentWindow:
                 skipped += 1
                 continue
@@ -208,41 +203,6 @@ class SyncEngine:
         )
         if skipped:
             raise ApiError(EVENTS_ENDPOINT, 200, f"{skipped} windows kept changing while paged; retried next sync")
-
-    def _scan_consistently(self, window: Window) -> list[UsageEvent]:
-        for _ in range(SCAN_ATTEMPTS):
-            events = self._scan(window)
-            if events is not None:
-                return events
-            self._windows_inconsistent += 1
-            log.info("window %d-%d changed while paged; scanning it again", window.start_ms, window.end_ms)
-        raise InconsistentWindow
-
-    def _scan(self, window: Window) -> list[UsageEvent] | None:
-        """All events of the window, or None when the pages disagree with the reported total."""
-        events: list[UsageEvent] = []
-        outside: list[Exception] = []
-        received = 0
-        total: int | None = None
-        page = 1
-        while True:
-            result = self._client.usage_events_page(window.start_ms, window.end_ms, page)
-            if total is None:
-                total = result.total
-            elif result.total != total:
-                return None
-            received += result.received
-            for event in result.events:
-                if window.start_ms <= event.timestamp <= window.end_ms:
-                    events.append(event)
-                else:
-                    outside.append(ValueError("event timestamp outside the requested window"))
-            if not result.has_next_page or result.received == 0 or received >= total:
-                break
-            page += 1
-        if outside:
-            self._client.stats.count_malformed(EVENTS_ENDPOINT, outside)
-        return events if received == total else None
 
     def _update_tracked_users(self, usage: UsageView | None) -> frozenset[str] | None:
         """The users with their own series under the top-N cap; once in, a user stays, so counters never fall."""
@@ -280,5 +240,5 @@ class SyncEngine:
             rate_limit_waits=MappingProxyType(waits),
             malformed_records=MappingProxyType(malformed),
             windows_fetched=self._windows_fetched,
-            windows_inconsistent=self._windows_inconsistent,
+            windows_inconsistent=self._scanner.inconsistent,
         )

@@ -48,7 +48,7 @@ class Team:
         self.clock = sim.clock
         self._engines: list[tuple[SyncEngine, CursorClient, Store]] = []
 
-    def engine(self, storage, collectors=ALL_COLLECTORS, **client_options) -> SyncEngine:
+    def engine(self, storage, collectors=ALL_COLLECTORS, *, top_users=0, billing=None, **client_options) -> SyncEngine:
         client = CursorClient(self.url, self.sim.config.api_key, **{"rate_limit_share": 1.0, **client_options})
         store = Store(storage)
         engine = SyncEngine(
@@ -58,6 +58,8 @@ class Team:
             settle_lookback_s=48 * 3600,
             end_delay_s=END_DELAY_S,
             clock_ms=self.clock.now_ms,
+            top_users=top_users,
+            billing=billing,
         )
         self._engines.append((engine, client, store))
         return engine

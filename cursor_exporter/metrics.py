@@ -16,6 +16,23 @@ POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's sche
 USAGE_LABELS = ("model", "kind", "max_mode", "source")
 TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
 
+# The OTLP mapping. An OTLP name is the Prometheus name without ``_total`` and its unit suffix, with
+# dots after ``cursor`` and the group: ``cursor_usage_charged_usd_total`` is ``cursor.usage.charged``.
+# Units are UCUM-style: from the unit suffix, else from the counted noun (the name's last word).
+OTLP_UNIT_SUFFIXES = {"_usd": "USD", "_seconds": "s"}
+OTLP_COUNT_UNITS = {
+    "events": "{event}",
+    "tokens": "{token}",
+    "units": "{request}",
+    "requests": "{request}",
+    "members": "{member}",
+    "seats": "{seat}",
+    "records": "{record}",
+}
+# OpenTelemetry's GenAI attribute keys where they mean the same (those conventions are still in
+# development); every other label becomes ``cursor.<label>``.
+OTLP_ATTRIBUTES = {"model": "gen_ai.request.model", "token_type": "gen_ai.token.type"}
+
 
 @dataclass(frozen=True)
 class Family:
@@ -33,6 +50,29 @@ class Family:
     def help(self) -> str:
         """HELP text: what it means, where it comes from, and that it is polled."""
         return f"{self.meaning} Source: {self.source}. {POLLING_NOTE}"
+
+    @property
+    def otlp_name(self) -> str:
+        """The OTLP metric name, e.g. ``cursor.usage.charged``."""
+        base = self.name.removesuffix("_total")
+        for suffix in OTLP_UNIT_SUFFIXES:
+            base = base.removesuffix(suffix)
+        group, _, rest = base.removeprefix("cursor_").partition("_")
+        return f"cursor.{group}.{rest}" if rest else f"cursor.{group}"
+
+    @property
+    def otlp_unit(self) -> str:
+        """The UCUM-style OTLP unit: ``USD``, ``s``, a ``{noun}`` of a count, or ``1``."""
+        base = self.name.removesuffix("_total")
+        for suffix, unit in OTLP_UNIT_SUFFIXES.items():
+            if base.endswith(suffix):
+                return unit
+        return OTLP_COUNT_UNITS.get(base.rpartition("_")[2], "1")
+
+    @property
+    def otlp_attributes(self) -> tuple[str, ...]:
+        """The OTLP attribute key of each label, in label order."""
+        return tuple(OTLP_ATTRIBUTES.get(label, f"cursor.{label}") for label in self.labels)
 
     def new(self) -> Metric:
         """An empty prometheus_client family for this definition."""

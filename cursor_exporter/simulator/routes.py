@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import hmac
 import json
 import math
@@ -16,10 +17,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .codetracking import served_change, served_commit
 from .daily import daily_row
 from .groups import groups_payload
+from .org import DEFAULT_ORG_EVENTS_PAGE_SIZE, org_events, pooled_usage_payload
 from .simulator import Simulator
 from .team import DAY_MS, HOSTING_TYPES, UsageEvent
+from .timefmt import parse_query_date
 
 MAX_EVENTS_PAGE_SIZE = 1000
 DEFAULT_EVENTS_PAGE_SIZE = 100
@@ -313,6 +317,125 @@ def groups_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
     return groups_payload(sim, at, now)
 
 
+# -- Organization API ---------------------------------------------------------------------------
+
+ORG_UNAUTHORIZED = {"code": "error", "message": "Invalid Organization API Key"}
+ORG_FORBIDDEN = {"code": "error", "message": "Not authorized"}
+
+
+def _check_organization(sim: Simulator, body: dict) -> None:
+    organization = body.get("organizationId")
+    if organization is None or organization == "":
+        raise ApiError(400, {"code": "error", "message": "organizationId is required"})
+    if str(organization) != sim.config.organization_id:
+        raise ApiError(403, ORG_FORBIDDEN)
+
+
+def pooled_usage_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
+    _check_organization(sim, body)
+    payload, _ = pooled_usage_payload(sim, sim.now_ms())
+    return payload
+
+
+def org_events_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
+    _check_organization(sim, body)
+    team_ids = body.get("teamIds")
+    if team_ids is not None:
+        if not isinstance(team_ids, list) or not all(_is_number(t) or isinstance(t, str) for t in team_ids):
+            raise bad_request("teamIds must be an array of team ids")
+        try:
+            team_ids = [int(t) for t in team_ids]
+        except ValueError:
+            raise bad_request("teamIds must be an array of team ids") from None
+    max_range = None if sim.config.events_max_range_days is None else sim.config.events_max_range_days * DAY_MS
+    start, end = _date_range(sim, body, required=False, max_range_ms=max_range)
+    page = positive_int_param(body, "page", 1)
+    page_size = page_size_param(sim, body, DEFAULT_ORG_EVENTS_PAGE_SIZE, MAX_EVENTS_PAGE_SIZE)
+    now = sim.now_ms()
+    try:
+        events = org_events(sim, start, end, now, team_ids, body)
+    except ValueError as error:
+        raise bad_request(str(error)) from None
+    num_pages = math.ceil(len(events) / page_size)
+    rows = []
+    for team_id, event in events[(page - 1) * page_size : page * page_size]:
+        payload = event.payload(now, sim.config.legacy_2025)
+        for key in ("cloudAgentId", "automationId", "conversationId"):
+            payload.pop(key, None)
+        rows.append({**payload, "teamId": team_id})
+    return {
+        "totalUsageEventsCount": len(events),
+        "pagination": {
+            "numPages": num_pages,
+            "currentPage": page,
+            "pageSize": page_size,
+            "hasNextPage": page < num_pages,
+            "hasPreviousPage": page > 1,
+        },
+        "usageEvents": rows,
+        "period": {"startDate": start, "endDate": end},
+    }
+
+
+# -- AI Code Tracking -------------------------------------------------------------------------------
+
+MAX_AI_CODE_PAGE_SIZE = 1000
+DEFAULT_AI_CODE_PAGE_SIZE = 100
+CACHE_CONTROL = "public, max-age=900"
+
+
+def _query_int(query: dict[str, str], key: str, default: int) -> int:
+    text = query.get(key)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise bad_request(f"{key} must be a positive integer") from None
+    if value < 1:
+        raise bad_request(f"{key} must be a positive integer")
+    return value
+
+
+def _ai_code_route(kind: str) -> Route:
+    def route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
+        now = sim.now_ms()
+        try:
+            start = parse_query_date(query.get("startDate") or "7d", now, end_of_day=False)
+            end = parse_query_date(query.get("endDate") or "now", now, end_of_day=True)
+        except ValueError:
+            raise bad_request("startDate/endDate must be an ISO date, 'now' or '<n>d'") from None
+        if start > end:
+            raise bad_request("startDate must be before endDate")
+        page = _query_int(query, "page", 1)
+        page_size = _query_int(query, "pageSize", DEFAULT_AI_CODE_PAGE_SIZE)
+        if page_size > MAX_AI_CODE_PAGE_SIZE:
+            if sim.config.oversize_page_size != "clamp":
+                raise bad_request(f"pageSize cannot exceed {MAX_AI_CODE_PAGE_SIZE}")
+            page_size = MAX_AI_CODE_PAGE_SIZE
+        items = sim.code_tracker().items(kind, start, end, now, user=query.get("user") or None)
+        serve = served_commit if kind == "commits" else served_change
+        return {
+            "items": [serve(item) for item in items[(page - 1) * page_size : page * page_size]],
+            "totalCount": len(items),
+            "page": page,
+            "pageSize": page_size,
+        }
+
+    return route
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [tag.strip() for tag in if_none_match.split(",")]
+    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
+
+
 Route = Callable[[Simulator, dict[str, str], dict], dict]
 
 READ_ROUTES: dict[tuple[str, str], Route] = {
@@ -321,18 +444,27 @@ READ_ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/teams/daily-usage-data"): daily_usage_route,
     ("POST", "/teams/filtered-usage-events"): events_route,
     ("GET", "/teams/groups"): groups_route,
+    ("GET", "/analytics/ai-code/commits"): _ai_code_route("commits"),
+    ("GET", "/analytics/ai-code/changes"): _ai_code_route("changes"),
 }
-ENTERPRISE_ROUTES = frozenset({"/teams/groups"})
+ORG_ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/organizations/pooled-usage"): pooled_usage_route,
+    ("POST", "/organizations/filtered-usage-events"): org_events_route,
+}
+ENTERPRISE_ROUTES = frozenset({"/teams/groups", "/analytics/ai-code/commits", "/analytics/ai-code/changes"})
+CACHED_ROUTES = frozenset({"/analytics/ai-code/commits", "/analytics/ai-code/changes"})
 
 
-def authorized(sim: Simulator, authorization: str | None) -> bool:
-    """Basic auth with the team key as username and an empty password; Bearer only by option."""
-    if not authorization:
+def authorized(sim: Simulator, authorization: str | None, key: str | None = None) -> bool:
+    """Basic auth with the key (default: the team key) as username and an empty password;
+    Bearer only by option."""
+    key = sim.config.api_key if key is None else key
+    if not authorization or not key:
         return False
     scheme, _, credentials = authorization.strip().partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer":
-        return sim.config.accept_bearer and hmac.compare_digest(credentials, sim.config.api_key)
+        return sim.config.accept_bearer and hmac.compare_digest(credentials, key)
     if scheme.lower() != "basic":
         return False
     try:
@@ -340,19 +472,57 @@ def authorized(sim: Simulator, authorization: str | None) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     username, separator, password = decoded.partition(":")
-    return bool(separator) and password == "" and hmac.compare_digest(username, sim.config.api_key)
+    return bool(separator) and password == "" and hmac.compare_digest(username, key)
+
+
+def _handle_org(sim: Simulator, method: str, path: str, authorization: str | None, raw_body: bytes) -> Response:
+    org_key = sim.config.org_api_key
+    if org_key is None or not authorized(sim, authorization, org_key):
+        raise ApiError(401, ORG_UNAUTHORIZED)
+    route = ORG_ROUTES.get((method, path))
+    if route is None:
+        raise ApiError(404, NOT_FOUND)
+    if sim.config.rate_limits and not sim.rate_limiter.allow(path):
+        return rate_limited(sim)
+    body = parse_json_body(raw_body) if method == "POST" else {}
+    return json_response(200, route(sim, {}, body))
 
 
 def handle_api(
-    sim: Simulator, method: str, path: str, query: dict[str, str], authorization: str | None, raw_body: bytes
+    sim: Simulator,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    authorization: str | None,
+    raw_body: bytes,
+    if_none_match: str | None = None,
 ) -> Response:
-    """Answer one API request (auth → routing → rate limit → plan → validation → data)."""
+    """Answer one API request (auth → routing → rate limit → plan → validation → data).
+
+    ``/organizations/*`` take the org key only; every other route the team key only.
+    AI Code Tracking answers ``If-None-Match`` hits with 304 before rate limiting, so
+    revalidations are not counted.
+    """
     try:
+        if path.startswith("/organizations/"):
+            return _handle_org(sim, method, path, authorization, raw_body)
         if not authorized(sim, authorization):
             raise ApiError(401, UNAUTHORIZED)
         route = READ_ROUTES.get((method, path))
         if route is None:
             raise ApiError(404, NOT_FOUND)
+        if path in CACHED_ROUTES:
+            if not sim.config.enterprise:
+                raise ApiError(403, ENTERPRISE_REQUIRED)
+            response = json_response(200, route(sim, query, {}))
+            etag = etag_for(response.body)
+            cache_headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
+            if etag_matches(if_none_match, etag):
+                return Response(304, b"", cache_headers)
+            if sim.config.rate_limits and not sim.rate_limiter.allow(path):
+                return rate_limited(sim)
+            response.headers.update(cache_headers)
+            return response
         if sim.config.rate_limits and not sim.rate_limiter.allow(path):
             return rate_limited(sim)
         if path in ENTERPRISE_ROUTES and not sim.config.enterprise:
@@ -370,6 +540,18 @@ def handle_control(sim: Simulator, method: str, path: str, query: dict[str, str]
             start = int(query["startDate"]) if query.get("startDate") else None
             end = int(query["endDate"]) if query.get("endDate") else None
             return json_response(200, sim.truth(start, end))
+        truth_routes = {
+            "/_sim/truth/daily": sim.truth_daily,
+            "/_sim/truth/org": sim.truth_org,
+            "/_sim/truth/ai-code": sim.truth_ai_code,
+        }
+        if method == "GET" and path in truth_routes:
+            start = int(query["startDate"]) if query.get("startDate") else None
+            end = int(query["endDate"]) if query.get("endDate") else None
+            return json_response(200, truth_routes[path](start, end))
+        if (method, path) == ("GET", "/_sim/truth/groups"):
+            at = int(query["at"]) if query.get("at") else None
+            return json_response(200, sim.truth_groups(at))
         if (method, path) == ("POST", "/_sim/faults"):
             body = parse_json_body(raw_body)
             try:

@@ -63,7 +63,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = _fault_response(sim, fault)
         else:
             authorization = self.headers.get("Authorization")
-            response = handle_api(sim, self.command, path, query, authorization, raw_body)
+            if_none_match = self.headers.get("If-None-Match")
+            response = handle_api(sim, self.command, path, query, authorization, raw_body, if_none_match)
         sim.record_request(path, response.status)
         self._send(response, truncate=truncate)
 

@@ -34,6 +34,7 @@ from .team import DAY_MS, KIND_INCLUDED, KIND_USAGE_BASED, KIND_USER_API_KEY, Me
 from .truth import decimal_string, exact, request_counts, spend_rows, usage_and_users
 
 if TYPE_CHECKING:
+    from .codetracking import CodeTracker
     from .server import SimServer
 
 CYCLE_MS = 30 * DAY_MS
@@ -289,6 +290,59 @@ class Simulator:
                 "formerMembers": sorted(m["email"] for m in group["formerMembers"]),
             }
         return {"now": now, "cycleStart": cycle_start, "cycleEnd": cycle_end, "groups": groups}
+
+    def code_tracker(self) -> CodeTracker:
+        """AI Code Tracking data of the simulator's own team (memoised)."""
+        from .codetracking import CodeTracker
+
+        with self._org_lock:
+            tracker = self._code_trackers.get(0)
+            if tracker is None:
+                tracker = self._code_trackers[0] = CodeTracker(self.team)
+        return tracker  # type: ignore[return-value]
+
+    def truth_org(self, start_ms: int | None = None, end_ms: int | None = None) -> dict:
+        """The Organization API as served now (same JSON as ``GET /_sim/truth/org``)::
+
+            {"now", "organizationId", "contractStart", "contractEnd" (ms, inclusive),
+             "startDate", "endDate",
+             "pool": {/organizations/pooled-usage "pool" with limitCents, usedCents and
+                      remainingCents as exact decimal strings of the served numbers},
+             "teams": [{"teamId", "usedCents" (decimal string, as served),
+                        "budgetLimitCents" (int or null), "chargedCents" (exact unrounded sum),
+                        "events"}],
+             "usage": [truth()["usage"] rows plus "teamId", over [startDate, endDate]],
+             "users": [truth()["users"] rows plus "teamId"]}
+
+        ``startDate``/``endDate`` (for ``usage``/``users`` only) default to contract start / now;
+        the pool always covers contract start to now.
+        """
+        from .org import truth_org
+
+        now = self.now_ms()
+        start = self.contract_bounds()[0] if start_ms is None else int(start_ms)
+        end = now if end_ms is None else int(end_ms)
+        return truth_org(self, start, end)
+
+    def truth_ai_code(self, start_ms: int | None = None, end_ms: int | None = None) -> dict:
+        """AI Code Tracking as served now, items with ``start <= createdAt <= end`` (default
+        the last 7 days). Same JSON as ``GET /_sim/truth/ai-code``::
+
+            {"now", "startDate", "endDate", "unknownRepo": "unknown", "totalCommits",
+             "commits": [{"repo", "source", "commits", "aiLinesAdded" (tab+composer),
+                          "aiLinesDeleted", "nonAiLinesAdded", "nonAiLinesDeleted"}],
+             "users": [{"email", "repo", "commits", "aiLinesAdded"}],
+             "changes": [{"email", "source", "changes", "linesAdded", "linesDeleted"}]}
+
+        ``repoName: null`` is reported as repo ``"unknown"``; null nonAi lines count as 0;
+        amend duplicates (same ``commitHash``) count once per served item.
+        """
+        from .codetracking import truth_ai_code
+
+        now = self.now_ms()
+        start = now - 7 * DAY_MS if start_ms is None else int(start_ms)
+        end = now if end_ms is None else int(end_ms)
+        return truth_ai_code(self, start, end)
 
 
 def org_team_seed(seed: int, team_id: int) -> int:

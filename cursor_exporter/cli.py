@@ -1,4 +1,4 @@
-"""The ``cursor-exporter`` command: serve (default), demo, check and simulate."""
+"""The ``cursor-exporter`` command: serve (default), demo, check, simulate, backfill and export."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,7 +16,8 @@ from cursor_exporter.config import NOT_A_FLAG_FIELDS, ConfigError, Settings, fla
 
 log = logging.getLogger("cursor_exporter")
 
-COMMANDS = ("serve", "demo", "check", "simulate")
+COMMANDS = ("serve", "demo", "check", "simulate", "backfill", "export")
+HISTORY_ARGS = ("range_from", "range_to", "output", "seed_ledger", "export_format", "group_by")
 DEMO_SPEED = 60.0
 DEMO_INTERVAL_S = 30.0
 
@@ -23,6 +25,26 @@ DEMO_INTERVAL_S = 30.0
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"cursor-exporter: {message} (see --help)\n")
+
+
+def utc_instant_ms(text: str) -> int:
+    """Epoch ms of ``2026-10-01`` (UTC midnight) or an ISO 8601 time such as ``2026-10-01T08:00Z``."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use 2026-10-01 or 2026-10-01T08:00Z") from None
+    return int((instant if instant.tzinfo else instant.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def group_list(text: str) -> tuple[str, ...]:
+    """``day,user`` -> ("day", "user"), each one of the export's groups."""
+    from cursor_exporter.export import GROUPS
+
+    groups = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in groups if name not in GROUPS]
+    if unknown or len(set(groups)) != len(groups):
+        raise argparse.ArgumentTypeError(f"{text!r}: use distinct names of {', '.join(GROUPS)}")
+    return groups
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     simulator.add_argument("--simulator.users", dest="sim_users", type=int, default=25)
     simulator.add_argument("--simulator.speed", dest="sim_speed", type=float, default=1.0)
     simulator.add_argument("--simulator.enterprise", dest="sim_enterprise", action="store_true", default=False)
+    history = parser.add_argument_group("backfill and export")
+    history.add_argument("--from", dest="range_from", type=utc_instant_ms, metavar="DATE", help="start, UTC, inclusive")
+    history.add_argument(
+        "--to", dest="range_to", type=utc_instant_ms, metavar="DATE", help="end (UTC), exclusive; default: now"
+    )
+    history.add_argument("--output", dest="output", type=Path, help="file to write (export: default stdout)")
+    history.add_argument(
+        "--seed-ledger", dest="seed_ledger", action="store_true", help="backfill: also store history in the ledger"
+    )
+    history.add_argument("--format", dest="export_format", choices=("csv", "json"), help="export: default csv")
+    history.add_argument("--group-by", dest="group_by", type=group_list, help="export: of day,user,model,kind")
     return parser
 
 
@@ -152,17 +185,105 @@ def _simulate(args: dict[str, Any]) -> int:
     return 0
 
 
+def _backfill(settings: Settings, args: dict[str, Any]) -> int:
+    from cursor_exporter.backfill import Progress, SeedRefused, backfill
+    from cursor_exporter.client import ApiError, CursorClient
+    from cursor_exporter.labels import LabelPolicy
+    from cursor_exporter.ledger import Ledger
+    from cursor_exporter.scan import InconsistentWindow
+    from cursor_exporter.store import Store
+    from cursor_exporter.sync import wall_clock_ms
+    from cursor_exporter.windows import HOUR_MS, floor_hour
+
+    key = settings.resolve_api_key()
+    if key is None or "range_from" not in args or "output" not in args:
+        print("cursor-exporter: backfill needs CURSOR_API_KEY, --from and --output", file=sys.stderr)
+        return 2
+    fetched_at = wall_clock_ms() - int(settings.sync_end_delay * 1000)
+    start = floor_hour(args["range_from"])
+    end = floor_hour(min(args.get("range_to", fetched_at), fetched_at))  # whole, past hours only
+    if end <= start:
+        print("cursor-exporter: backfill needs --from at least an hour before --to and now", file=sys.stderr)
+        return 2
+    client = CursorClient(
+        settings.api_url,
+        key,
+        rate_limit_share=settings.api_rate_limit_share,
+        timeout=settings.api_timeout,
+        max_retries=settings.api_max_retries,
+    )
+    store = Store(settings.storage_path) if args.get("seed_ledger") else None
+    labels = LabelPolicy(settings.metrics_user_label, settings.resolve_user_hash_key(), settings.resolve_model_map())
+    try:
+        result = backfill(
+            client,
+            start,
+            end,
+            args["output"],
+            labels,
+            Progress(sys.stderr, (end - start) // HOUR_MS),
+            seed=None if store is None else Ledger(store),
+            fetched_at_ms=fetched_at,
+            lookback_ms=int(settings.sync_settle_lookback * 1000),
+        )
+    except SeedRefused:
+        print(
+            f"cursor-exporter: --seed-ledger: {store.path} already holds usage; seed only before the exporter's "
+            "first start (see README, Backfill)",
+            file=sys.stderr,
+        )
+        return 2
+    except (ApiError, InconsistentWindow) as error:
+        print(f"cursor-exporter: backfill failed: {error or 'a window kept changing while paged'}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+        if store is not None:
+            store.close()
+    print(
+        f"wrote {args['output']}: {result.windows} windows, {result.events} events, {result.series} series, "
+        f"{result.samples} samples; load it with: promtool tsdb create-blocks-from openmetrics {args['output']} "
+        "<prometheus data dir>"
+    )
+    return 0
+
+
+def _export(settings: Settings, args: dict[str, Any]) -> int:
+    from cursor_exporter.export import usage_rows, write_rows
+    from cursor_exporter.ledger import Ledger
+    from cursor_exporter.store import DB_FILENAME, Store
+
+    if not (settings.storage_path / DB_FILENAME).is_file():
+        print(f"cursor-exporter: export: no ledger in {settings.storage_path} (see --storage.path)", file=sys.stderr)
+        return 2
+    group_by = args.get("group_by", ("day",))
+    store = Store(settings.storage_path)
+    try:
+        rows = usage_rows(Ledger(store), args.get("range_from", 0), args.get("range_to"), group_by)
+    finally:
+        store.close()
+    output_format = args.get("export_format", "csv")
+    if "output" not in args:
+        write_rows(rows, group_by, output_format, sys.stdout)
+        return 0
+    with args["output"].open("w", newline="") as stream:
+        write_rows(rows, group_by, output_format, stream)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = vars(_parser().parse_args(argv))
     command = args.pop("command", "serve")
     config_file = args.pop("config_file", None)
     simulator_args = {k: args.pop(k) for k in list(args) if k.startswith("sim_")}
+    history_args = {k: args.pop(k) for k in HISTORY_ARGS if k in args}
     try:
         settings = load_settings(args, config_file)
         if command in ("serve", "check"):
             settings.resolve_api_key()
         settings.resolve_user_hash_key()
+        settings.resolve_otlp_headers()
     except ConfigError as error:
         print(f"cursor-exporter: {error}", file=sys.stderr)
         return 2
@@ -173,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         return _check(settings)
     if command == "demo":
         return _demo(settings)
+    if command == "backfill":
+        return _backfill(settings, history_args)
+    if command == "export":
+        return _export(settings, history_args)
     return _serve(settings)
 
 

@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
 
     web_listen_address: str = Field(":9773", description="Address to serve metrics on, host:port.")
     web_telemetry_path: str = Field("/metrics", description="Path of the metrics endpoint.")
+    web_disable_metrics: bool = Field(
+        False, description="Serve no metrics endpoint (push-only sidecar with OTLP); health endpoints stay."
+    )
 
     storage_path: Path = Field(Path("./state"), description="Directory of the SQLite ledger (WAL mode).")
 
@@ -140,6 +144,25 @@ class Settings(BaseSettings):
     collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
     collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP collector URL, e.g. http://collector:4318 (http/protobuf adds /v1/metrics) or "
+        "http://collector:4317 (grpc); setting it turns the push on.",
+    )
+    otlp_protocol: Literal["http/protobuf", "grpc"] = Field("http/protobuf", description="OTLP transport.")
+    otlp_headers: str | None = Field(
+        None, description="Headers of every push, `key=value,key=value` (URL-encoded values), e.g. a tenant id."
+    )
+    otlp_headers_file: Path | None = Field(
+        None, description="File holding secret headers (vendor tokens) in the same format, one or more per line."
+    )
+    otlp_interval: float = Field(60.0, description="How often the latest snapshot is pushed.")
+    otlp_resource_attributes: str | None = Field(
+        None,
+        description="Extra resource attributes, `key=value,key=value`; may override service.name and "
+        "service.instance.id.",
+    )
+
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
 
     @field_validator(
@@ -150,6 +173,7 @@ class Settings(BaseSettings):
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",
+        "otlp_interval",
         mode="before",
     )
     @classmethod
@@ -164,6 +188,19 @@ class Settings(BaseSettings):
     def _path(cls, value: str) -> str:
         if not value.startswith("/") or value in ("/", "/-/healthy", "/-/ready"):
             raise ValueError("must start with / and not clash with /, /-/healthy or /-/ready")
+        return value
+
+    @field_validator("otlp_headers", "otlp_resource_attributes")
+    @classmethod
+    def _pairs(cls, value: str | None) -> str | None:
+        parse_pairs(value)
+        return value
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://localhost:4318")
         return value
 
     @field_validator("web_listen_address")
@@ -268,6 +305,21 @@ class Settings(BaseSettings):
             if row.get("email")
         }
 
+    def resolve_otlp_headers(self) -> dict[str, str]:
+        """Headers of the OTLP push: --otlp.headers, then those of --otlp.headers-file."""
+        headers = parse_pairs(self.otlp_headers)
+        if self.otlp_headers_file is not None:
+            try:
+                text = self.otlp_headers_file.read_text()
+            except OSError as error:
+                raise ConfigError(f"otlp headers file {self.otlp_headers_file}: {error.strerror}") from None
+            try:
+                headers.update(parse_pairs(text.replace("\n", ",")))
+            except ValueError:
+                # The message would quote the file's content, which is secret.
+                raise ConfigError(f"otlp headers file {self.otlp_headers_file}: not key=value lines") from None
+        return headers
+
     def resolve_user_hash_key(self) -> bytes | None:
         """The secret of ``--metrics.user-label=hash``, read from its file."""
         if self.metrics_user_label != "hash" or self.metrics_user_hash_key_file is None:
@@ -279,6 +331,19 @@ class Settings(BaseSettings):
         if len(key) < 16:
             raise ConfigError("user hash key file must hold at least 16 bytes of secret")
         return key
+
+
+def parse_pairs(text: str | None) -> dict[str, str]:
+    """``key=value,key=value`` as in ``OTEL_EXPORTER_OTLP_HEADERS``; values are URL-decoded."""
+    pairs: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"{item.strip()!r} is not key=value")
+        pairs[key.strip()] = unquote(value.strip())
+    return pairs
 
 
 def flag_name(field: str) -> str:

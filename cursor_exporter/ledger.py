@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -192,6 +192,11 @@ class Ledger:
         if stored is not None:
             return int(stored)
         return floor_hour(self.cycle_start_ms) if self.cycle_start_ms is not None else None
+
+    def hours(self, first_hour: int, last_hour: int | None = None) -> Iterator[tuple[int, UsageKey, Tally]]:
+        """Stored usage of each hour in [first_hour, last_hour] (open-ended when None), per series."""
+        for hour, key, values in self._store.hour_rows(first_hour, last_hour):
+            yield (hour, *_from_row(key, values))
 
     def set_planning_start(self, hour_ms: int) -> None:
         self._store.set_state("planning_start_ms", str(hour_ms))

@@ -1,10 +1,11 @@
-"""Wiring: settings -> client, store, sync engine, scheduler, renderer and web server."""
+"""Wiring: settings -> client, store, sync engine, scheduler, renderer, web server and OTLP push."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -13,9 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import collect_all
-from cursor_exporter.config import Settings
+from cursor_exporter.config import Settings, parse_pairs
 from cursor_exporter.exposition import ExpositionCache, render
 from cursor_exporter.labels import LabelPolicy
+from cursor_exporter.otlp import OtlpPusher, metric_exporter
 from cursor_exporter.snapshot import Snapshot
 from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine, wall_clock_ms
@@ -42,8 +44,10 @@ class Exporter:
         )
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
-        self.server = MetricsServer(host, port, self.cache, settings.web_telemetry_path)
+        self.telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
+        self.server = MetricsServer(host, port, self.cache, self.telemetry_path)
         self.store = Store(settings.storage_path)
+        self.otlp = self._otlp_pusher() if settings.otlp_endpoint else None
         self.client = CursorClient(
             api_url,
             api_key,
@@ -76,10 +80,26 @@ class Exporter:
         host, port = self.server.server_address[:2]
         return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"
 
+    def _otlp_pusher(self) -> OtlpPusher:
+        # A stable instance id keeps one set of cumulative OTLP series across restarts.
+        instance_id = self.store.get_state("otlp_instance_id") or str(uuid.uuid4())
+        self.store.set_state("otlp_instance_id", instance_id)
+        return OtlpPusher(
+            metric_exporter(
+                self.settings.otlp_protocol, self.settings.otlp_endpoint, self.settings.resolve_otlp_headers()
+            ),
+            interval_s=self.settings.otlp_interval,
+            instance_id=instance_id,
+            resource_attributes=parse_pairs(self.settings.otlp_resource_attributes),
+        )
+
     def publish(self, snapshot: Snapshot) -> None:
-        """Render the snapshot once and hand the bytes to the web server."""
-        rendered = render(collect_all(snapshot, self.labels, self.settings.enabled_collectors()))
-        self.cache.publish(rendered, landing_page(snapshot, self.settings.web_telemetry_path), self.engine.ready)
+        """Collect the snapshot's families once; render them for the web server and hand them to OTLP."""
+        metrics = collect_all(snapshot, self.labels, self.settings.enabled_collectors())
+        if self.otlp is not None:
+            self.otlp.publish(metrics)
+        rendered = render(metrics if self.telemetry_path else ())
+        self.cache.publish(rendered, landing_page(snapshot, self.telemetry_path), self.engine.ready)
 
     def _next_run(self, name: str) -> float | None:
         job = self.scheduler.get_job(name)
@@ -107,13 +127,18 @@ class Exporter:
             )
         self.scheduler.start()
         self.server.start()
-        log.info("serving metrics on %s%s", self.url, self.settings.web_telemetry_path)
+        log.info("serving metrics on %s%s", self.url, self.telemetry_path or " (disabled: health endpoints only)")
+        if self.otlp is not None:
+            log.info("pushing OTLP to %s every %.0fs", self.settings.otlp_endpoint, self.settings.otlp_interval)
 
     def stop(self) -> None:
         """Stop syncing and serving; SQLite state is already durable."""
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         self.server.shutdown()
         self.server.server_close()
+        if self.otlp is not None:
+            self.otlp.shutdown()
         self.client.close()
         self.store.close()
 

@@ -2,6 +2,7 @@
 
 ``/metrics`` (or ``--web.telemetry-path``) in the text format or OpenMetrics, gzip when asked;
 ``/`` a landing page; ``/-/healthy``; ``/-/ready`` (503 until the first sync or a state restore).
+Without a telemetry path (push-only OTLP use) there is no metrics endpoint; the rest stays.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def _when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def landing_page(snapshot: Snapshot, telemetry_path: str) -> bytes:
+def landing_page(snapshot: Snapshot, telemetry_path: str | None) -> bytes:
     """The ``/`` page: each collector's last sync, next sync and last error."""
     rows = "".join(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
@@ -36,10 +37,11 @@ def landing_page(snapshot: Snapshot, telemetry_path: str) -> bytes:
         )
         for status in snapshot.collectors
     )
+    metrics_link = f'<a href="{html.escape(telemetry_path)}">Metrics</a> &middot; ' if telemetry_path else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cursor-exporter</title></head>
 <body><h1>cursor-exporter {html.escape(snapshot.version)}</h1>
-<p><a href="{html.escape(telemetry_path)}">Metrics</a> &middot; <a href="/-/healthy">healthy</a>
+<p>{metrics_link}<a href="/-/healthy">healthy</a>
 &middot; <a href="/-/ready">ready</a></p>
 <table border="1" cellpadding="4"><tr><th>collector</th><th>state</th><th>last success</th>
 <th>next sync</th><th>last error</th></tr>{rows}</table></body></html>
@@ -87,7 +89,7 @@ class MetricsServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, cache: ExpositionCache, telemetry_path: str) -> None:
+    def __init__(self, host: str, port: int, cache: ExpositionCache, telemetry_path: str | None) -> None:
         self.cache = cache
         self.telemetry_path = telemetry_path
         super().__init__((host, port), _Handler)

@@ -8,6 +8,8 @@ that catches the exporter's misreadings of the API reference.
     server = sim.serve()          # server.url, server.port, server.stop()
     sim.faults.inject("503", count=2)
     sim.truth()                   # exact aggregates of what is served now
+    sim.truth_daily(start_ms, end_ms), sim.truth_groups(), sim.truth_org(), sim.truth_ai_code()
+                                  # also GET /_sim/truth/{daily,groups,org,ai-code}
 """
 
 from .clock import SimClock

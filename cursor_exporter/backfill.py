@@ -1,0 +1,195 @@
+"""The ``backfill`` command: usage history from the Cursor API as OpenMetrics for promtool.
+
+History is fetched in windows of at most 30 days (the longest range /teams/filtered-usage-events
+accepts) through the same rate-limited client and consistency-checked scanner as the live sync,
+aggregated per hour by the ledger's own :func:`~cursor_exporter.ledger.aggregate`, and rendered by
+the live usage collector, so the file has exactly the series and labels ``/metrics`` has.
+
+Continuity rule. A usage counter at instant T is the usage from an origin up to T, plus every
+downward revision seen since. The file's origin is ``--from``: it has a sample at every hour
+boundary from ``--from`` (all zero) to ``--to``, each the exact sum of the events before it. The
+live exporter's origin is its ledger's first hour. ``--seed-ledger`` writes the same windows into
+the ledger before the exporter's first start, so both share the origin ``--from`` and the live
+counter at T is the file's value at ``--to`` plus the usage in [``--to``, T) plus later downward
+revisions: one counter that never decreases. Seeding a ledger that already holds usage is refused:
+it would raise counters Prometheus has already recorded, which rate() shows as a false spike.
+Without seeding, end ``--to`` at the live ledger's first hour; the live series then starts lower,
+which Prometheus reads as a counter reset, so increase() across the boundary stays right.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from prometheus_client.core import Metric
+from prometheus_client.samples import Sample
+
+from cursor_exporter import __version__
+from cursor_exporter.client import CursorClient
+from cursor_exporter.collectors import usage
+from cursor_exporter.exposition import render_openmetrics
+from cursor_exporter.labels import LabelPolicy
+from cursor_exporter.ledger import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
+from cursor_exporter.metrics import BY_NAME
+from cursor_exporter.scan import WindowScanner
+from cursor_exporter.snapshot import Snapshot
+from cursor_exporter.windows import HOUR_MS, first_unsettled_hour, plan_windows
+
+MAX_WINDOW_HOURS = 30 * 24
+BAR_WIDTH = 30
+
+
+class SeedRefused(Exception):
+    """The ledger already holds usage, so seeding it would make live counters jump."""
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What a backfill fetched and wrote."""
+
+    windows: int
+    events: int
+    series: int
+    samples: int
+
+
+def render_bar(fraction: float, elapsed_s: float, detail: str) -> str:
+    """One line of the progress bar: bar, percentage, detail and the estimated time left."""
+    filled = int(fraction * BAR_WIDTH)
+    eta = _duration(elapsed_s * (1 - fraction) / fraction) if fraction > 0 else "?"
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:4.0%} {detail} ETA {eta}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+class Progress:
+    """A bar with ETA redrawn in place on a terminal; one plain line per window otherwise."""
+
+    def __init__(self, stream: TextIO, total_hours: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._total_hours = total_hours
+        self._clock = clock
+        self._started = clock()
+        self._done_hours = 0
+
+    def page(self, window_hours: int, received: int, total: int) -> None:
+        """After each page: redraw the bar (terminal only)."""
+        if not self._tty:
+            return
+        hours = self._done_hours + window_hours * (received / total if total else 1)
+        detail = f"{hours:.0f}/{self._total_hours} h, {received}/{total} events of this window"
+        self._stream.write("\r" + render_bar(hours / self._total_hours, self._clock() - self._started, detail))
+        self._stream.flush()
+
+    def window_done(self, index: int, count: int, start_ms: int, end_ms: int, events: int) -> None:
+        """After each window: a plain line (not on a terminal, where the bar says it)."""
+        self._done_hours += (end_ms + 1 - start_ms + HOUR_MS - 1) // HOUR_MS
+        if not self._tty:
+            self._stream.write(f"window {index}/{count} {_utc(start_ms)}..{_utc(end_ms + 1)}: {events} events\n")
+        elif index == count:
+            self._stream.write("\n")
+        self._stream.flush()
+
+
+def fetch_history(
+    client: CursorClient,
+    start_ms: int,
+    end_ms: int,
+    progress: Progress,
+    *,
+    seed: Ledger | None = None,
+    fetched_at_ms: int = 0,
+    lookback_ms: int = 0,
+    window_hours: int = MAX_WINDOW_HOURS,
+) -> tuple[dict[int, dict[UsageKey, Tally]], int, int]:
+    """Usage per hour in [start_ms, end_ms) (whole hours), the number of windows and of events.
+
+    With ``seed`` every window is also stored in that ledger exactly as the live sync stores it.
+    """
+    if seed is not None and seed.has_data:
+        raise SeedRefused("the ledger already holds usage")
+    windows = plan_windows(start_ms, end_ms - 1, {}, lookback_ms, window_hours)
+    scanner = WindowScanner(client)
+    hours: dict[int, dict[UsageKey, Tally]] = {}
+    events_total = 0
+    for index, window in enumerate(windows, 1):
+        window_hours_count = len(window.hours)
+        events = scanner.scan_consistently(
+            window, on_page=lambda received, total, n=window_hours_count: progress.page(n, received, total)
+        )
+        for (hour, key), tally in aggregate(events).items():
+            hours.setdefault(hour, {})[key] = tally
+        if seed is not None:
+            seed.replace_window(window, events, fetched_at_ms=fetched_at_ms)
+        events_total += len(events)
+        progress.window_done(index, len(windows), window.start_ms, window.end_ms, len(events))
+    if seed is not None:
+        # The live sync continues from the oldest hour the seed left unsettled (or from --to).
+        unsettled = first_unsettled_hour(start_ms, fetched_at_ms, seed.bucket_states(start_ms), lookback_ms)
+        seed.set_planning_start(min(hour for hour in (seed.planning_start(), unsettled) if hour is not None))
+    return hours, len(windows), events_total
+
+
+def counter_families(
+    hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy
+) -> list[Metric]:
+    """The usage collector's counter families with one sample per series at every hour boundary.
+
+    The sample at boundary T is the exact cumulative usage of [start_ms, T), converted once.
+    """
+    running: dict[UsageKey, Tally] = {}
+    values: dict[str, dict[tuple, list[float]]] = {}
+    boundaries = range(start_ms, end_ms + 1, HOUR_MS)
+    for index, boundary in enumerate(boundaries):
+        if index:
+            for key, tally in hours.get(boundary - HOUR_MS, {}).items():
+                running[key] = add(running.get(key, EMPTY), tally)
+        view = UsageView(counters=dict(running), revised={}, cycle={}, cycle_start_ms=None, cycle_hourly={})
+        for metric in usage.collect(Snapshot(version=__version__, usage=view), labels):
+            if BY_NAME.get(f"{metric.name}_total") is None:
+                continue  # gauges of the current cycle have no history
+            family = values.setdefault(metric.name, {})
+            for sample in metric.samples:
+                series = family.setdefault((sample.name, tuple(sorted(sample.labels.items()))), [0] * index)
+                series.append(sample.value)
+    families = []
+    for name, series in values.items():
+        metric = BY_NAME[f"{name}_total"].new()
+        for (sample_name, label_items), points in sorted(series.items()):
+            metric.samples.extend(
+                Sample(sample_name, dict(label_items), value, boundary // 1000)
+                for value, boundary in zip(points, boundaries, strict=True)
+            )
+        families.append(metric)
+    return families
+
+
+def backfill(
+    client: CursorClient,
+    start_ms: int,
+    end_ms: int,
+    output: Path,
+    labels: LabelPolicy,
+    progress: Progress,
+    **fetch_options,
+) -> BackfillResult:
+    """Fetch [start_ms, end_ms) and write it to ``output`` as OpenMetrics with hourly timestamps."""
+    hours, windows, events = fetch_history(client, start_ms, end_ms, progress, **fetch_options)
+    families = counter_families(hours, start_ms, end_ms, labels)
+    output.write_bytes(render_openmetrics(families))
+    samples = sum(len(metric.samples) for metric in families)
+    return BackfillResult(windows, events, samples // ((end_ms - start_ms) // HOUR_MS + 1), samples)

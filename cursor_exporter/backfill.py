@@ -26,13 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from prometheus_client.core import Metric
-from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from cursor_exporter import __version__
 from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import usage
-from cursor_exporter.exposition import render_openmetrics
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.ledger import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
 from cursor_exporter.metrics import BY_NAME
@@ -144,38 +142,58 @@ def fetch_history(
     return hours, len(windows), events_total
 
 
-def counter_families(
-    hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy
-) -> list[Metric]:
-    """The usage collector's counter families with one sample per series at every hour boundary.
+Series = dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]]
 
-    The sample at boundary T is the exact cumulative usage of [start_ms, T), converted once.
+
+def cumulative_series(hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy) -> Series:
+    """The usage collector's counter series with their value at every hour boundary from start_ms to end_ms.
+
+    Keyed by family (its Prometheus name without ``_total``), then by (sample name, label pairs). The
+    value at boundary T is the exact cumulative usage of [start_ms, T), converted once.
     """
     running: dict[UsageKey, Tally] = {}
-    values: dict[str, dict[tuple, list[float]]] = {}
-    boundaries = range(start_ms, end_ms + 1, HOUR_MS)
-    for index, boundary in enumerate(boundaries):
-        if index:
-            for key, tally in hours.get(boundary - HOUR_MS, {}).items():
+    families: Series = {}
+    for index, boundary in enumerate(range(start_ms, end_ms + 1, HOUR_MS)):
+        changed = hours.get(boundary - HOUR_MS, {}) if index else {}
+        if index == 0 or changed:
+            for key, tally in changed.items():
                 running[key] = add(running.get(key, EMPTY), tally)
-        view = UsageView(counters=dict(running), revised={}, cycle={}, cycle_start_ms=None, cycle_hourly={})
-        for metric in usage.collect(Snapshot(version=__version__, usage=view), labels):
-            if BY_NAME.get(f"{metric.name}_total") is None:
-                continue  # gauges of the current cycle have no history
-            family = values.setdefault(metric.name, {})
-            for sample in metric.samples:
-                series = family.setdefault((sample.name, tuple(sorted(sample.labels.items()))), [0] * index)
-                series.append(sample.value)
-    families = []
-    for name, series in values.items():
-        metric = BY_NAME[f"{name}_total"].new()
-        for (sample_name, label_items), points in sorted(series.items()):
-            metric.samples.extend(
-                Sample(sample_name, dict(label_items), value, boundary // 1000)
-                for value, boundary in zip(points, boundaries, strict=True)
-            )
-        families.append(metric)
+            view = UsageView(counters=running, revised={}, cycle={}, cycle_start_ms=None, cycle_hourly={})
+            for metric in usage.collect(Snapshot(version=__version__, usage=view), labels):
+                if f"{metric.name}_total" not in BY_NAME:
+                    continue  # gauges of the current cycle have no history
+                family = families.setdefault(metric.name, {})
+                for sample in metric.samples:
+                    family.setdefault((sample.name, tuple(sample.labels.items())), [0] * index).append(sample.value)
+        for family in families.values():
+            for points in family.values():
+                if len(points) == index:  # no event in the last hour: the counter stands still
+                    points.append(points[-1])
     return families
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def write_openmetrics(families: Series, start_ms: int, stream: TextIO) -> int:
+    """Write the series as OpenMetrics, one sample per hour boundary in seconds; returns the sample count.
+
+    Written line by line: prometheus_client's renderer needs a minute for a million timestamped samples.
+    """
+    samples = 0
+    for name, series in families.items():
+        stream.write(f"# HELP {name} {_escape(BY_NAME[f'{name}_total'].help)}\n# TYPE {name} counter\n")
+        for (sample_name, label_pairs), points in sorted(series.items()):
+            label_text = ",".join(f'{label}="{_escape(value)}"' for label, value in label_pairs)
+            prefix = f"{sample_name}{{{label_text}}} " if label_text else f"{sample_name} "
+            stream.writelines(
+                f"{prefix}{floatToGoString(value)} {(start_ms + index * HOUR_MS) // 1000}\n"
+                for index, value in enumerate(points)
+            )
+            samples += len(points)
+    stream.write("# EOF\n")
+    return samples
 
 
 def backfill(
@@ -189,7 +207,7 @@ def backfill(
 ) -> BackfillResult:
     """Fetch [start_ms, end_ms) and write it to ``output`` as OpenMetrics with hourly timestamps."""
     hours, windows, events = fetch_history(client, start_ms, end_ms, progress, **fetch_options)
-    families = counter_families(hours, start_ms, end_ms, labels)
-    output.write_bytes(render_openmetrics(families))
-    samples = sum(len(metric.samples) for metric in families)
-    return BackfillResult(windows, events, samples // ((end_ms - start_ms) // HOUR_MS + 1), samples)
+    families = cumulative_series(hours, start_ms, end_ms, labels)
+    with output.open("w") as stream:
+        samples = write_openmetrics(families, start_ms, stream)
+    return BackfillResult(windows, events, sum(len(series) for series in families.values()), samples)

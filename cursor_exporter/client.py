@@ -24,6 +24,7 @@ import httpx
 from pydantic import ValidationError
 
 from cursor_exporter import __version__
+from cursor_exporter.activity import DailyRow
 from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
 from cursor_exporter.records import BillingGroup, EventsPage, Member, MemberSpend, UsageEvent, parse_many
 
@@ -316,6 +317,21 @@ class CursorClient:
             self.stats.count_malformed("/teams/groups", errors)
         cycle = body.get("billingCycle") or {}
         return GroupsReport(_iso_ms(cycle.get("cycleStart")), _iso_ms(cycle.get("cycleEnd")), tuple(groups))
+
+    def daily_usage(self, start_ms: int, end_ms: int) -> list[DailyRow]:
+        """/teams/daily-usage-data rows of users active in [start_ms, end_ms] (at most 30 days)."""
+        endpoint = "/teams/daily-usage-data"
+        body = self.request("POST", endpoint, {"startDate": start_ms, "endDate": end_ms})
+        rows = body.get("data") if isinstance(body, dict) else None
+        parsed, errors = [], []
+        for row in rows if isinstance(rows, list) else []:
+            try:
+                parsed.append(DailyRow.from_api(row))
+            except (ValidationError, ValueError, TypeError) as error:
+                errors.append(error)
+        if errors:
+            self.stats.count_malformed(endpoint, errors)
+        return parsed
 
     def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
         """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""

@@ -29,9 +29,9 @@ from pydantic_settings import (
 
 from cursor_exporter.snapshot import BillingSettings
 
-COLLECTORS = ("usage", "spend", "members", "groups", "cost", "mapping")
+COLLECTORS = ("usage", "spend", "members", "groups", "activity", "cost", "mapping")
 # Collectors that poll the API on a schedule; the others derive their families from these or from files.
-POLLING_COLLECTORS = ("spend", "members", "groups", "usage")
+POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity")
 # Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
 NOT_A_FLAG_FIELDS = frozenset({"api_key"})
 CURSOR_ENVIRONMENT = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     sync_spend_interval: float = Field(900.0, description="How often /teams/spend is polled.")
     sync_members_interval: float = Field(3600.0, description="How often /teams/members is polled.")
     sync_groups_interval: float = Field(900.0, description="How often /teams/groups is polled.")
+    sync_activity_interval: float = Field(3600.0, description="How often /teams/daily-usage-data is polled.")
     sync_settle_lookback: float = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
@@ -116,6 +117,9 @@ class Settings(BaseSettings):
         ge=0,
         description="Cap per-user series to this many users (the biggest spenders, kept for good so counters "
         'never fall); the rest are summed into user="__other__". 0 = no cap.',
+    )
+    metrics_per_user_activity: bool = Field(
+        False, description="Also export per-user daily-activity families (opt-in: U more series each)."
     )
     metrics_model_map_file: Path | None = Field(
         None,
@@ -141,6 +145,9 @@ class Settings(BaseSettings):
     collector_spend: bool = Field(True, description="/teams/spend: per-user cycle spend and limits.")
     collector_members: bool = Field(True, description="/teams/members: seats by role.")
     collector_groups: bool = Field(True, description="/teams/groups (Enterprise): spend and members per group.")
+    collector_activity: bool = Field(
+        True, description="/teams/daily-usage-data: active users, lines, tabs, requests by feature."
+    )
     collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
     collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
@@ -170,6 +177,7 @@ class Settings(BaseSettings):
         "sync_spend_interval",
         "sync_members_interval",
         "sync_groups_interval",
+        "sync_activity_interval",
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",

@@ -50,11 +50,6 @@ def render(metrics: Iterable[Metric]) -> Rendered:
     return Rendered(text, gzip.compress(text, 6), open_text, gzip.compress(open_text, 6))
 
 
-def render_openmetrics(metrics: Iterable[Metric]) -> bytes:
-    """OpenMetrics alone, samples with their own timestamps: the format of backfill files."""
-    return openmetrics.exposition.generate_latest(_Families(metrics))
-
-
 class ExpositionCache:
     """Holds the latest rendered exposition and landing page; swapped atomically by the sync thread."""
 

@@ -17,6 +17,7 @@ class LabelPolicy:
     ``user_mode`` is ``email``, ``hash`` (keyed HMAC-SHA256, 16 hex characters), ``domain`` (the part
     after ``@``) or ``none`` (no per-user families). ``model_map`` maps raw model names, or glob
     patterns such as ``claude-4.5-sonnet*``, to a normalised name; the first match wins.
+    ``per_user_activity`` opts in to the per-user daily-activity families.
     """
 
     def __init__(
@@ -24,10 +25,12 @@ class LabelPolicy:
         user_mode: str = "email",
         hash_key: bytes | None = None,
         model_map: Mapping[str, str] | None = None,
+        per_user_activity: bool = False,
     ) -> None:
         if user_mode == "hash" and not hash_key:
             raise ValueError("hash mode needs a secret key")
         self.user_mode = user_mode
+        self.per_user_activity = per_user_activity and user_mode != "none"
         self._key = hash_key
         self._exact = {k: v for k, v in (model_map or {}).items() if not any(c in k for c in "*?[")}
         self._patterns = [(k, v) for k, v in (model_map or {}).items() if k not in self._exact]

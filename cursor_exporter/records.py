@@ -27,11 +27,13 @@ OpaqueId = Annotated[str | None, BeforeValidator(_opaque_id)]
 Email = Annotated[str, BeforeValidator(_lower_email)]
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """Base of every API record: unknown fields ignored, immutable, populated by alias or name."""
+
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-class TokenUsage(_Record):
+class TokenUsage(Record):
     """``tokenUsage`` of a token-based usage event."""
 
     input_tokens: int = Field(0, alias="inputTokens")
@@ -42,7 +44,7 @@ class TokenUsage(_Record):
     discount_percent_off: Decimal = Field(ZERO, alias="discountPercentOff")
 
 
-class UsageEvent(_Record):
+class UsageEvent(Record):
     """One row of ``usageEvents`` from /teams/filtered-usage-events."""
 
     timestamp: int
@@ -84,7 +86,7 @@ class UsageEvent(_Record):
         return "headless" if self.is_headless else "ide"
 
 
-class EventsPage(_Record):
+class EventsPage(Record):
     """One page of /teams/filtered-usage-events, events already parsed and malformed ones counted."""
 
     total: int
@@ -94,7 +96,7 @@ class EventsPage(_Record):
     malformed: int
 
 
-class Member(_Record):
+class Member(Record):
     """One row of ``teamMembers`` from /teams/members."""
 
     id: OpaqueId = None
@@ -104,7 +106,7 @@ class Member(_Record):
     is_removed: bool = Field(False, alias="isRemoved")
 
 
-class MemberSpend(_Record):
+class MemberSpend(Record):
     """One row of ``teamMemberSpend`` from /teams/spend."""
 
     user_id: OpaqueId = Field(None, alias="userId")
@@ -115,14 +117,14 @@ class MemberSpend(_Record):
     effective_limit_dollars: Decimal | None = Field(None, alias="effectivePerUserLimitDollars")
 
 
-class GroupMember(_Record):
+class GroupMember(Record):
     """A current member of a billing group."""
 
     email: Email = ""
     spend_cents: Decimal = Field(ZERO, alias="spendCents")
 
 
-class BillingGroup(_Record):
+class BillingGroup(Record):
     """One billing group of /teams/groups (``unassignedGroup`` included)."""
 
     id: OpaqueId = None
@@ -132,7 +134,7 @@ class BillingGroup(_Record):
     current_members: tuple[GroupMember, ...] = Field((), alias="currentMembers")
 
 
-def parse_many(model: type[_Record], rows: Any) -> tuple[list, list[ValidationError]]:
+def parse_many(model: type[Record], rows: Any) -> tuple[list, list[ValidationError]]:
     """Parse every row it can; return the parsed rows and the errors of the rest."""
     parsed, errors = [], []
     for row in rows if isinstance(rows, list) else []:

@@ -40,7 +40,10 @@ class Exporter:
     ) -> None:
         self.settings = settings
         self.labels = LabelPolicy(
-            settings.metrics_user_label, settings.resolve_user_hash_key(), settings.resolve_model_map()
+            settings.metrics_user_label,
+            settings.resolve_user_hash_key(),
+            settings.resolve_model_map(),
+            per_user_activity=settings.metrics_per_user_activity,
         )
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
@@ -113,6 +116,7 @@ class Exporter:
             "spend": self.settings.sync_spend_interval,
             "members": self.settings.sync_members_interval,
             "groups": self.settings.sync_groups_interval,
+            "activity": self.settings.sync_activity_interval,
         }
         first = datetime.now().astimezone()
         # Spend first: usage needs the cycle start it reports.

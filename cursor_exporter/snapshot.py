@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
+from cursor_exporter.activity import ActivityView
 from cursor_exporter.client import GroupsReport, SpendReport
 from cursor_exporter.ledger import UsageView
 from cursor_exporter.records import Member
@@ -48,6 +49,7 @@ class Snapshot:
     spend: SpendReport | None = None
     members: tuple[Member, ...] | None = None
     groups: GroupsReport | None = None
+    activity: ActivityView | None = None
     features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
     billing: BillingSettings = field(default_factory=BillingSettings)
     user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)

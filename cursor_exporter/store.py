@@ -47,6 +47,12 @@ CREATE TABLE IF NOT EXISTS usage_totals (
     PRIMARY KEY ({_KEYS})
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activity_days (day INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS activity_rows (
+    day INTEGER NOT NULL, email TEXT NOT NULL, is_active INTEGER NOT NULL,
+    client_version TEXT, most_used_model TEXT, counters TEXT NOT NULL,
+    PRIMARY KEY (day, email)
+) WITHOUT ROWID;
 """
 
 Key = tuple[str, str, str, int, str]
@@ -121,6 +127,31 @@ class Store:
         width, values = len(KEY_COLUMNS), len(VALUE_COLUMNS)
         rows = self._db.execute(f"SELECT {_KEYS}, {_VALUES}, {_REVISED} FROM usage_totals")
         return [(tuple(r[:width]), tuple(r[width : width + values]), tuple(r[width + values :])) for r in rows]
+
+    def activity_fetched(self) -> dict[int, int]:
+        """day -> when it was last fetched."""
+        return dict(self._db.execute("SELECT day, fetched_at FROM activity_days").fetchall())
+
+    def activity_rows(self, from_day: int) -> list[tuple[int, str, bool, str | None, str | None, tuple[int, ...]]]:
+        """Stored daily rows from ``from_day`` on: (day, email, active, client version, model, counters)."""
+        rows = self._db.execute(
+            "SELECT day, email, is_active, client_version, most_used_model, counters FROM activity_rows WHERE day >= ?",
+            (from_day,),
+        )
+        return [(d, e, bool(a), v, m, tuple(json.loads(c))) for d, e, a, v, m, c in rows]
+
+    def replace_activity(self, days: list[int], rows: Iterable[tuple], fetched_at: int) -> None:
+        """Atomically replace the rows of ``days`` and mark those days fetched."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM activity_rows WHERE day = ?", [(day,) for day in days])
+            db.executemany(
+                "INSERT OR REPLACE INTO activity_rows VALUES (?, ?, ?, ?, ?, ?)",
+                [(d, e, int(a), v, m, json.dumps(list(c))) for d, e, a, v, m, c in rows],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO activity_days (day, fetched_at) VALUES (?, ?)",
+                [(day, fetched_at) for day in days],
+            )
 
     @staticmethod
     def replace_hours(

@@ -14,6 +14,15 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from cursor_exporter import __version__
+from cursor_exporter.activity import (
+    ACTIVE_WINDOWS_DAYS,
+    DAY_MS,
+    ActivityView,
+    build_view,
+    chunk_days,
+    due_days,
+    floor_day,
+)
 from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
 from cursor_exporter.ledger import Ledger, UsageView
 from cursor_exporter.records import BillingGroup, Member, MemberSpend
@@ -72,6 +81,7 @@ class SyncEngine:
         self._spend = self._restore_spend()
         self._members = self._restore_members()
         self._groups = self._restore_groups()
+        self._activity = self._build_activity_view()
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -104,6 +114,7 @@ class SyncEngine:
             "spend": self.sync_spend,
             "members": self.sync_members,
             "groups": self.sync_groups,
+            "activity": self.sync_activity,
         }[name]
         started = time.monotonic()
         requests_before = self._client.stats.total_requests()
@@ -179,6 +190,33 @@ class SyncEngine:
         )
         self._groups = report
 
+    def sync_activity(self) -> None:
+        """Fetch every unsettled day of /teams/daily-usage-data (30-day chunks) and replace its rows."""
+        if self.ledger.cycle_start_ms is None:
+            self.sync_spend()
+        now = self._clock_ms()
+        today = floor_day(now)
+        first_day = min(floor_day(self.ledger.cycle_start_ms), today - (max(ACTIVE_WINDOWS_DAYS) - 1) * DAY_MS)
+        due = due_days(first_day, today, self._store.activity_fetched(), self._lookback_ms)
+        for first, last in chunk_days(due):
+            rows = self._client.daily_usage(first, min(last + DAY_MS - 1, now))
+            days = list(range(first, last + 1, DAY_MS))
+            kept = [
+                (floor_day(row.date), row.email, row.is_active, row.client_version, row.most_used_model, row.counters)
+                for row in rows
+                if first <= floor_day(row.date) <= last
+            ]
+            self._store.replace_activity(days, kept, fetched_at=now)
+        self._activity = self._build_activity_view()
+
+    def _build_activity_view(self) -> ActivityView | None:
+        fetched = self._store.activity_fetched()
+        if not fetched or self.ledger.cycle_start_ms is None:
+            return None
+        newest = max(fetched)
+        first = min(floor_day(self.ledger.cycle_start_ms), newest - (max(ACTIVE_WINDOWS_DAYS) - 1) * DAY_MS)
+        return build_view(self._store.activity_rows(first), self.ledger.cycle_start_ms, newest)
+
     def sync_usage(self) -> None:
         """Fetch every due usage window, oldest first, each stored in its own transaction."""
         if self.ledger.cycle_start_ms is None:
@@ -230,6 +268,7 @@ class SyncEngine:
             usage=usage,
             spend=self._spend if "spend" in self._collectors else None,
             members=self._members if "members" in self._collectors else None,
+            activity=self._activity if "activity" in self._collectors else None,
             groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
             features=MappingProxyType(dict(self._features)),
             tracked_users=self._update_tracked_users(usage),

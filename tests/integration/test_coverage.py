@@ -40,6 +40,7 @@ def test_groups_403_disables_only_that_collector_and_logs_one_line(make_team, tm
         "members": 1,
         "groups": 1,
         "usage": 1,
+        "activity": 1,
     }
     assert samples(series, "cursor_usage_charged_usd_total")
     assert not samples(series, "cursor_group_cycle_spend_usd")

@@ -145,7 +145,9 @@ def fetch_history(
 Series = dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]]
 
 
-def cumulative_series(hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy) -> Series:
+def cumulative_series(
+    hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy
+) -> Series:
     """The usage collector's counter series with their value at every hour boundary from start_ms to end_ms.
 
     Keyed by family (its Prometheus name without ``_total``), then by (sample name, label pairs). The

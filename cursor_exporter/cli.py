@@ -124,6 +124,8 @@ def _demo(settings: Settings) -> int:
             "sync_spend_interval": DEMO_INTERVAL_S,
             "sync_members_interval": DEMO_INTERVAL_S,
             "sync_groups_interval": DEMO_INTERVAL_S,
+            "sync_activity_interval": DEMO_INTERVAL_S,
+            "sync_ai_code_interval": DEMO_INTERVAL_S,
         }
     )
     try:

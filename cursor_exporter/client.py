@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from cursor_exporter import __version__
 from cursor_exporter.activity import DailyRow
 from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
-from cursor_exporter.records import BillingGroup, EventsPage, Member, MemberSpend, UsageEvent, parse_many
+from cursor_exporter.records import AiCommit, BillingGroup, EventsPage, Member, MemberSpend, UsageEvent, parse_many
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,12 @@ READ_ENDPOINTS = frozenset(
         ("POST", "/teams/daily-usage-data"),
         ("POST", "/teams/filtered-usage-events"),
         ("GET", "/teams/groups"),
+        ("GET", "/analytics/ai-code/commits"),
     }
 )
+# Routes that answer If-None-Match with a 304 that does not count against the rate limit.
+ETAG_ROUTES = frozenset({"/analytics/ai-code/commits"})
+AI_CODE_PAGE_SIZE = 1000
 EVENTS_PAGE_SIZE = 1000
 SPEND_PAGE_SIZE = 100
 DEFAULT_RETRY_AFTER = 60.0
@@ -198,6 +202,7 @@ class CursorClient:
         self._sleep = sleep
         self._monotonic = monotonic
         self._limiters: dict[str, SlidingWindowLimiter] = {}
+        self._etag_cache: dict[tuple, tuple[str, Any]] = {}
         self._limiters_lock = threading.Lock()
         self.stats = stats or ApiStats()
 
@@ -247,8 +252,11 @@ class CursorClient:
                     self._sleep(delay)
 
     def _send_once(self, method: str, path: str, body: dict | None, params: dict | None) -> Any:
+        cache_key = (path, tuple(sorted((params or {}).items())))
+        cached = self._etag_cache.get(cache_key) if path in ETAG_ROUTES else None
+        headers = {"If-None-Match": cached[0]} if cached else {}
         try:
-            response = self._http.request(method, path, json=body, params=params)
+            response = self._http.request(method, path, json=body, params=params, headers=headers)
         except httpx.TimeoutException:
             self.stats.count_request(path, "timeout")
             raise _Retryable(0, "timed out") from None
@@ -257,6 +265,8 @@ class CursorClient:
             raise _Retryable(0, type(error).__name__) from None
         status = response.status_code
         self.stats.count_request(path, str(status))
+        if status == 304 and cached:
+            return cached[1]
         if status == 429:
             raise _Retryable(status, "rate limited", retry_after=_retry_after(response))
         if status >= 500:
@@ -268,10 +278,13 @@ class CursorClient:
         if status >= 400:
             raise ApiError(path, status, _error_message(response))
         try:
-            return json.loads(response.content, parse_float=Decimal)
+            decoded = json.loads(response.content, parse_float=Decimal)
         except ValueError:
             # A truncated body is a transport fault in disguise: the same request will likely succeed.
             raise _Retryable(status, "response body is not complete JSON") from None
+        if path in ETAG_ROUTES and response.headers.get("etag"):
+            self._etag_cache[cache_key] = (response.headers["etag"], decoded)
+        return decoded
 
     def members(self) -> list[Member]:
         """Every row of /teams/members, removed members included."""
@@ -332,6 +345,24 @@ class CursorClient:
         if errors:
             self.stats.count_malformed(endpoint, errors)
         return parsed
+
+    def ai_code_commits(self, start_date: str, end_date: str) -> list[AiCommit]:
+        """Every commit of /analytics/ai-code/commits in the range (flat paging; unchanged pages cost a 304)."""
+        endpoint = "/analytics/ai-code/commits"
+        commits: list[AiCommit] = []
+        page = 1
+        while True:
+            params = {"startDate": start_date, "endDate": end_date, "page": page, "pageSize": AI_CODE_PAGE_SIZE}
+            body = self.request("GET", endpoint, params=params)
+            items = body.get("items") if isinstance(body, dict) else None
+            parsed, errors = parse_many(AiCommit, items)
+            if errors:
+                self.stats.count_malformed(endpoint, errors)
+            commits.extend(parsed)
+            total = int(body.get("totalCount") or 0) if isinstance(body, dict) else 0
+            if not items or page * AI_CODE_PAGE_SIZE >= total:
+                return commits
+            page += 1
 
     def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
         """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""

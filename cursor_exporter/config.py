@@ -29,9 +29,9 @@ from pydantic_settings import (
 
 from cursor_exporter.snapshot import BillingSettings
 
-COLLECTORS = ("usage", "spend", "members", "groups", "activity", "cost", "mapping")
+COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "cost", "mapping")
 # Collectors that poll the API on a schedule; the others derive their families from these or from files.
-POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity")
+POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
 # Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
 NOT_A_FLAG_FIELDS = frozenset({"api_key"})
 CURSOR_ENVIRONMENT = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     sync_members_interval: float = Field(3600.0, description="How often /teams/members is polled.")
     sync_groups_interval: float = Field(900.0, description="How often /teams/groups is polled.")
     sync_activity_interval: float = Field(3600.0, description="How often /teams/daily-usage-data is polled.")
+    sync_ai_code_interval: float = Field(900.0, description="How often AI Code Tracking commits are polled.")
     sync_settle_lookback: float = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
@@ -148,6 +149,9 @@ class Settings(BaseSettings):
     collector_activity: bool = Field(
         True, description="/teams/daily-usage-data: active users, lines, tabs, requests by feature."
     )
+    collector_ai_code: bool = Field(
+        True, description="AI Code Tracking (Enterprise, alpha): AI lines per repository and cost attribution."
+    )
     collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
     collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
@@ -178,6 +182,7 @@ class Settings(BaseSettings):
         "sync_members_interval",
         "sync_groups_interval",
         "sync_activity_interval",
+        "sync_ai_code_interval",
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",

@@ -348,6 +348,34 @@ FAMILIES: tuple[Family, ...] = (
         "activity",
         per_user=True,
     ),
+    # AI code tracking (Enterprise, alpha).
+    Family(
+        "cursor_ai_code_cycle_commits",
+        "gauge",
+        ("repo", "source"),
+        "Commits tracked this billing cycle per repository (repo unknown when Cursor reports none) "
+        "and source (ide, cli, cloud).",
+        "/analytics/ai-code/commits: one per item, by repoName and commitSource",
+        "ai_code",
+    ),
+    Family(
+        "cursor_ai_code_cycle_lines",
+        "gauge",
+        ("repo", "source", "origin", "change"),
+        "Committed lines this billing cycle per repository and source: origin ai (Tab + Composer) or "
+        "non_ai, change added or deleted.",
+        "/analytics/ai-code/commits: tabLines*, composerLines*, nonAiLines*",
+        "ai_code",
+    ),
+    Family(
+        "cursor_repo_cycle_charged_usd",
+        "gauge",
+        ("repo",),
+        "Cycle charged money in US dollars attributed to a repository: each user's cycle charge spread "
+        "by that user's AI lines added per repository; repo __unattributed__ holds the rest.",
+        "/analytics/ai-code/commits and /teams/filtered-usage-events; method in cursor_exporter/aicode.py",
+        "ai_code",
+    ),
     # Seats, cost, budgets and forecast.
     Family(
         "cursor_team_paid_seats",

@@ -134,6 +134,41 @@ class BillingGroup(Record):
     current_members: tuple[GroupMember, ...] = Field((), alias="currentMembers")
 
 
+class AiCommit(Record):
+    """One commit of /analytics/ai-code/commits; null line counts count as 0, a null repo as ``unknown``."""
+
+    user_email: Email = Field("", alias="userEmail")
+    repo_name: str | None = Field(None, alias="repoName")
+    commit_source: str | None = Field(None, alias="commitSource")
+    tab_lines_added: int | None = Field(0, alias="tabLinesAdded")
+    tab_lines_deleted: int | None = Field(0, alias="tabLinesDeleted")
+    composer_lines_added: int | None = Field(0, alias="composerLinesAdded")
+    composer_lines_deleted: int | None = Field(0, alias="composerLinesDeleted")
+    non_ai_lines_added: int | None = Field(0, alias="nonAiLinesAdded")
+    non_ai_lines_deleted: int | None = Field(0, alias="nonAiLinesDeleted")
+
+    @property
+    def repo(self) -> str:
+        return self.repo_name or "unknown"
+
+    @property
+    def source(self) -> str:
+        return (self.commit_source or "unknown").lower()
+
+    @property
+    def ai_lines(self) -> tuple[int, int]:
+        """(added, deleted) by Tab and Composer (agent) together."""
+        return (
+            (self.tab_lines_added or 0) + (self.composer_lines_added or 0),
+            (self.tab_lines_deleted or 0) + (self.composer_lines_deleted or 0),
+        )
+
+    @property
+    def non_ai_lines(self) -> tuple[int, int]:
+        """(added, deleted) typed by people."""
+        return self.non_ai_lines_added or 0, self.non_ai_lines_deleted or 0
+
+
 def parse_many(model: type[Record], rows: Any) -> tuple[list, list[ValidationError]]:
     """Parse every row it can; return the parsed rows and the errors of the rest."""
     parsed, errors = [], []

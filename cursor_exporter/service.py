@@ -117,6 +117,7 @@ class Exporter:
             "members": self.settings.sync_members_interval,
             "groups": self.settings.sync_groups_interval,
             "activity": self.settings.sync_activity_interval,
+            "ai_code": self.settings.sync_ai_code_interval,
         }
         first = datetime.now().astimezone()
         # Spend first: usage needs the cycle start it reports.

@@ -8,6 +8,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from cursor_exporter.activity import ActivityView
+from cursor_exporter.aicode import AiCodeView
 from cursor_exporter.client import GroupsReport, SpendReport
 from cursor_exporter.ledger import UsageView
 from cursor_exporter.records import Member
@@ -50,6 +51,7 @@ class Snapshot:
     members: tuple[Member, ...] | None = None
     groups: GroupsReport | None = None
     activity: ActivityView | None = None
+    ai_code: AiCodeView | None = None
     features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
     billing: BillingSettings = field(default_factory=BillingSettings)
     user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)

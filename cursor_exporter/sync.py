@@ -10,8 +10,10 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TypeVar
 
 from cursor_exporter import __version__
 from cursor_exporter.activity import (
@@ -23,6 +25,8 @@ from cursor_exporter.activity import (
     due_days,
     floor_day,
 )
+from cursor_exporter.aicode import AiCodeView
+from cursor_exporter.aicode import build_view as build_ai_code_view
 from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
 from cursor_exporter.ledger import Ledger, UsageView
 from cursor_exporter.records import BillingGroup, Member, MemberSpend
@@ -34,6 +38,8 @@ from cursor_exporter.windows import first_unsettled_hour, plan_windows
 log = logging.getLogger(__name__)
 
 BILLING_GROUPS = "billing_groups"
+AI_CODE_TRACKING = "ai_code_tracking"
+T = TypeVar("T")
 FEATURE_RECHECK_MS = 3_600_000
 
 
@@ -82,6 +88,7 @@ class SyncEngine:
         self._members = self._restore_members()
         self._groups = self._restore_groups()
         self._activity = self._build_activity_view()
+        self._ai_code: AiCodeView | None = None
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -115,6 +122,7 @@ class SyncEngine:
             "members": self.sync_members,
             "groups": self.sync_groups,
             "activity": self.sync_activity,
+            "ai_code": self.sync_ai_code,
         }[name]
         started = time.monotonic()
         requests_before = self._client.stats.total_requests()
@@ -167,19 +175,35 @@ class SyncEngine:
         self._store.set_json("members", [member.model_dump(mode="json", by_alias=True) for member in members])
         self._members = members
 
+    def _fetch_gated(self, feature: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()`` for an Enterprise feature; a 403 marks it unavailable, logs once, re-checks hourly."""
+        if self._clock_ms() < self._feature_recheck_ms.get(feature, 0):
+            return None
+        try:
+            result = fetch()
+        except FeatureUnavailable as error:
+            if self._features.get(feature) is not False:
+                log.warning("%s unavailable on this plan or key (%s); re-checking hourly", feature, error.message)
+            self._features[feature] = False
+            self._feature_recheck_ms[feature] = self._clock_ms() + FEATURE_RECHECK_MS
+            return None
+        self._features[feature] = True
+        return result
+
+    def sync_ai_code(self) -> None:
+        """Poll AI Code Tracking commits of the current cycle (Enterprise, alpha; ETag-cached)."""
+        if self.ledger.cycle_start_ms is None:
+            self.sync_spend()
+        start = datetime.fromtimestamp(self.ledger.cycle_start_ms / 1000, UTC).strftime("%Y-%m-%d")
+        commits = self._fetch_gated(AI_CODE_TRACKING, lambda: self._client.ai_code_commits(start, "now"))
+        if commits is not None:
+            self._ai_code = build_ai_code_view(commits)
+
     def sync_groups(self) -> None:
         """Poll /teams/groups (Enterprise). A 403 marks the feature unavailable and is re-checked hourly."""
-        if self._clock_ms() < self._feature_recheck_ms.get(BILLING_GROUPS, 0):
+        report = self._fetch_gated(BILLING_GROUPS, self._client.groups)
+        if report is None:
             return
-        try:
-            report = self._client.groups()
-        except FeatureUnavailable as error:
-            if self._features.get(BILLING_GROUPS) is not False:
-                log.warning("billing groups unavailable on this plan or key (%s); re-checking hourly", error.message)
-            self._features[BILLING_GROUPS] = False
-            self._feature_recheck_ms[BILLING_GROUPS] = self._clock_ms() + FEATURE_RECHECK_MS
-            return
-        self._features[BILLING_GROUPS] = True
         self._store.set_json(
             "groups",
             {
@@ -270,6 +294,7 @@ class SyncEngine:
             members=self._members if "members" in self._collectors else None,
             activity=self._activity if "activity" in self._collectors else None,
             groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
+            ai_code=self._ai_code if self._features.get(AI_CODE_TRACKING) else None,
             features=MappingProxyType(dict(self._features)),
             tracked_users=self._update_tracked_users(usage),
             billing=self._billing,

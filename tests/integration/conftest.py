@@ -22,7 +22,7 @@ from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine
 
-ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity")
+ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
 RENDERED_COLLECTORS = (*ALL_COLLECTORS, "cost", "mapping")
 END_DELAY_S = 60
 

@@ -26,7 +26,7 @@ def label_values(series, name, label):
     return {dict(labels)[label]: value for labels, value in samples(series, name).items()}
 
 
-def test_groups_403_disables_only_that_collector_and_logs_one_line(make_team, tmp_path, caplog):
+def test_enterprise_403s_disable_only_those_collectors_and_log_one_line_each(make_team, tmp_path, caplog):
     team = make_team(users=5, cycle_start_days_ago=2, enterprise=False)
     engine = team.engine(tmp_path)
     caplog.set_level(logging.WARNING)
@@ -34,17 +34,22 @@ def test_groups_403_disables_only_that_collector_and_logs_one_line(make_team, tm
         sync_all(engine)
         team.clock.advance(10 * 60_000)
     series = parse(exposition(engine))
-    assert label_values(series, "cursor_exporter_feature_available", "feature") == {"billing_groups": 0}
+    assert label_values(series, "cursor_exporter_feature_available", "feature") == {
+        "billing_groups": 0,
+        "ai_code_tracking": 0,
+    }
     assert label_values(series, "cursor_exporter_collector_success", "collector") == {
         "spend": 1,
         "members": 1,
         "groups": 1,
         "usage": 1,
         "activity": 1,
+        "ai_code": 1,
     }
     assert samples(series, "cursor_usage_charged_usd_total")
     assert not samples(series, "cursor_group_cycle_spend_usd")
-    assert sum("billing groups unavailable" in message for message in caplog.messages) == 1
+    for feature in ("billing_groups", "ai_code_tracking"):  # one line each over three polls
+        assert sum(f"{feature} unavailable" in message for message in caplog.messages) == 1
     groups_calls = [path for path, _ in team.sim.request_log if path == "/teams/groups"]
     assert len(groups_calls) == 1  # re-checked after an hour, not every poll
     team.clock.advance(HOUR_MS)
@@ -68,7 +73,8 @@ def test_group_spend_members_and_user_mapping_equal_what_cursor_serves(make_team
         (dict(labels)["user"], dict(labels)["group"]) for labels in samples(series, "cursor_user_group_info")
     }
     assert exported_pairs == expected_pairs
-    assert label_values(series, "cursor_exporter_feature_available", "feature") == {"billing_groups": 1}
+    features = label_values(series, "cursor_exporter_feature_available", "feature")
+    assert features == {"billing_groups": 1, "ai_code_tracking": 1}
 
 
 def test_seat_cost_plus_usage_reconciles_with_the_simulators_total_cost(make_team, tmp_path):

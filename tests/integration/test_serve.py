@@ -21,6 +21,13 @@ SECRET_KEY = "crsr_" + "s3cr3tK3y" * 7
 EVENTS = "/teams/filtered-usage-events"
 
 
+def all_synced(text: str) -> bool:
+    return all(
+        f'cursor_exporter_collector_success{{collector="{name}"}} 1.0' in text
+        for name in ("spend", "members", "groups", "usage", "activity", "ai_code")
+    )
+
+
 def usage_synced(text: str) -> bool:
     return 'cursor_exporter_collector_success{collector="usage"} 1.0' in text
 
@@ -30,9 +37,19 @@ def test_readme_first_command_serves_demo_metrics_within_30_seconds(exporter_pro
     process = exporter_process([f"--storage.path={tmp_path}"], env={})  # no CURSOR_API_KEY: the demo
     url = process.wait_for_url(timeout=30)
     remaining = 30 - (time.monotonic() - started)
-    text = wait_for_sample(url, lambda t: "cursor_usage_charged_usd_total{" in t and usage_synced(t), remaining)
+    # The demo switches every feature on: wait until the last collector in the first round has synced.
+    text = wait_for_sample(url, lambda t: "cursor_usage_charged_usd_total{" in t and all_synced(t), remaining)
     series = parse(text)
-    assert any(name == "cursor_user_cycle_charged_usd" for name, _ in series)
+    names = {name for name, _ in series}
+    for family in (
+        "cursor_user_cycle_charged_usd",
+        "cursor_group_cycle_spend_usd",
+        "cursor_activity_active_users",
+        "cursor_ai_code_cycle_lines",
+        "cursor_repo_cycle_charged_usd",
+        "cursor_forecast_cycle_charged_usd",
+    ):
+        assert family in names, f"the demo should switch on every feature: {family} missing"
     assert scrape(url, "/-/ready").status_code == 200
     assert scrape(url, "/-/healthy").status_code == 200
     landing = scrape(url, "/").text

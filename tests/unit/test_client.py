@@ -40,6 +40,7 @@ def test_allow_list_holds_only_reads():
         "/teams/daily-usage-data",
         "/teams/filtered-usage-events",
         "/teams/groups",
+        "/analytics/ai-code/commits",
     }
 
 

@@ -8,8 +8,11 @@ import sys
 import tempfile
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
+
+from pydantic import SecretStr
 
 from cursor_exporter import __version__
 from cursor_exporter.config import NOT_A_FLAG_FIELDS, ConfigError, Settings, flag_name, load_settings
@@ -20,6 +23,8 @@ COMMANDS = ("serve", "demo", "check", "simulate", "backfill", "export")
 HISTORY_ARGS = ("range_from", "range_to", "output", "seed_ledger", "export_format", "group_by")
 DEMO_SPEED = 60.0
 DEMO_INTERVAL_S = 30.0
+DEMO_ORG_KEY = "org_demo_key"
+DEMO_GROUP_BUDGETS = {"Engineering": Decimal(800), "Data Platform": Decimal(400), "Design": Decimal(200)}
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -114,7 +119,11 @@ def _demo(settings: Settings) -> int:
     from cursor_exporter.service import Exporter
     from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 
-    sim = Simulator(SimulatorConfig(seed=42, enterprise=True), clock=SimClock(speed=DEMO_SPEED))
+    # Every feature on, so that every dashboard panel has data: Enterprise (groups, AI code tracking),
+    # an organization with a pooled budget, a seat price and budgets.
+    sim = Simulator(
+        SimulatorConfig(seed=42, enterprise=True, org_api_key=DEMO_ORG_KEY), clock=SimClock(speed=DEMO_SPEED)
+    )
     server = sim.serve(host="127.0.0.1", port=0)
     storage = Path(tempfile.mkdtemp(prefix="cursor-exporter-demo-"))
     demo_settings = settings.model_copy(
@@ -126,6 +135,13 @@ def _demo(settings: Settings) -> int:
             "sync_groups_interval": DEMO_INTERVAL_S,
             "sync_activity_interval": DEMO_INTERVAL_S,
             "sync_ai_code_interval": DEMO_INTERVAL_S,
+            "sync_org_interval": DEMO_INTERVAL_S,
+            "org_api_key": SecretStr(DEMO_ORG_KEY),
+            "org_id": sim.config.organization_id,
+            "billing_seat_price_usd": settings.billing_seat_price_usd or Decimal(40),
+            "budget_team_monthly_usd": settings.budget_team_monthly_usd or Decimal(1500),
+            "budget_user_default_usd": settings.budget_user_default_usd or Decimal(100),
+            "budget_groups": settings.budget_groups or DEMO_GROUP_BUDGETS,
         }
     )
     try:

@@ -26,7 +26,16 @@ from pydantic import ValidationError
 from cursor_exporter import __version__
 from cursor_exporter.activity import DailyRow
 from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
-from cursor_exporter.records import AiCommit, BillingGroup, EventsPage, Member, MemberSpend, UsageEvent, parse_many
+from cursor_exporter.records import (
+    AiCommit,
+    BillingGroup,
+    EventsPage,
+    Member,
+    MemberSpend,
+    PooledUsage,
+    UsageEvent,
+    parse_many,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,7 @@ READ_ENDPOINTS = frozenset(
         ("POST", "/teams/filtered-usage-events"),
         ("GET", "/teams/groups"),
         ("GET", "/analytics/ai-code/commits"),
+        ("POST", "/organizations/pooled-usage"),
     }
 )
 # Routes that answer If-None-Match with a 304 that does not count against the rate limit.
@@ -363,6 +373,18 @@ class CursorClient:
             if not items or page * AI_CODE_PAGE_SIZE >= total:
                 return commits
             page += 1
+
+    def pooled_usage(self, organization_id: str) -> PooledUsage:
+        """/organizations/pooled-usage (organization key): pool limit, use, and each team's share."""
+        endpoint = "/organizations/pooled-usage"
+        body = self.request("POST", endpoint, {"organizationId": organization_id})
+        if not isinstance(body, dict):
+            raise ApiError(endpoint, 200, "response is not a JSON object")
+        try:
+            return PooledUsage.from_api(body)
+        except ValidationError as error:
+            self.stats.count_malformed(endpoint, [error])
+            raise ApiError(endpoint, 200, "pooled usage could not be parsed") from None
 
     def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
         """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""

@@ -29,12 +29,18 @@ from pydantic_settings import (
 
 from cursor_exporter.snapshot import BillingSettings
 
-COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "cost", "mapping")
+COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "org", "cost", "mapping")
 # Collectors that poll the API on a schedule; the others derive their families from these or from files.
-POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
+POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code", "org")
 # Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
-NOT_A_FLAG_FIELDS = frozenset({"api_key"})
-CURSOR_ENVIRONMENT = {"CURSOR_API_KEY": "api_key", "CURSOR_API_KEY_FILE": "api_key_file", "CURSOR_API_URL": "api_url"}
+NOT_A_FLAG_FIELDS = frozenset({"api_key", "org_api_key"})
+CURSOR_ENVIRONMENT = {
+    "CURSOR_API_KEY": "api_key",
+    "CURSOR_API_KEY_FILE": "api_key_file",
+    "CURSOR_API_URL": "api_url",
+    "CURSOR_ORG_API_KEY": "org_api_key",
+    "CURSOR_ORG_API_KEY_FILE": "org_api_key_file",
+}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -74,6 +80,11 @@ class Settings(BaseSettings):
     api_url: str = Field("https://api.cursor.com", description="Cursor API base URL.")
     api_key: SecretStr | None = Field(None, description="Admin API key. Without a key `serve` runs the demo.")
     api_key_file: Path | None = Field(None, description="File holding the API key, e.g. a Kubernetes secret mount.")
+    org_api_key: SecretStr | None = Field(
+        None, description="Organization API key (Enterprise): enables the pooled-usage families."
+    )
+    org_api_key_file: Path | None = Field(None, description="File holding the organization API key.")
+    org_id: str | None = Field(None, description="Organization id (`org_…`) the organization key belongs to.")
     api_rate_limit_share: float = Field(
         0.5,
         gt=0,
@@ -97,6 +108,7 @@ class Settings(BaseSettings):
     sync_groups_interval: float = Field(900.0, description="How often /teams/groups is polled.")
     sync_activity_interval: float = Field(3600.0, description="How often /teams/daily-usage-data is polled.")
     sync_ai_code_interval: float = Field(900.0, description="How often AI Code Tracking commits are polled.")
+    sync_org_interval: float = Field(900.0, description="How often /organizations/pooled-usage is polled.")
     sync_settle_lookback: float = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
@@ -152,6 +164,7 @@ class Settings(BaseSettings):
     collector_ai_code: bool = Field(
         True, description="AI Code Tracking (Enterprise, alpha): AI lines per repository and cost attribution."
     )
+    collector_org: bool = Field(True, description="/organizations/pooled-usage, when an organization key is set.")
     collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
     collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
@@ -183,6 +196,7 @@ class Settings(BaseSettings):
         "sync_groups_interval",
         "sync_activity_interval",
         "sync_ai_code_interval",
+        "sync_org_interval",
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",
@@ -228,6 +242,9 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.metrics_user_label == "hash" and self.metrics_user_hash_key_file is None:
             raise ValueError("--metrics.user-label=hash needs --metrics.user-hash-key-file")
+        has_org_key = self.org_api_key is not None or self.org_api_key_file is not None
+        if has_org_key and not self.org_id:
+            raise ValueError("an organization key needs --org.id (the org_… id it belongs to)")
         if self.sync_usage_interval < 60:
             raise ValueError("--sync.usage-interval must be at least 60s; Cursor rolls usage up hourly")
         return self
@@ -259,7 +276,14 @@ class Settings(BaseSettings):
 
     def polling_collectors(self) -> tuple[str, ...]:
         """The enabled collectors that poll the API, in the order of their first sync."""
-        return tuple(name for name in POLLING_COLLECTORS if getattr(self, f"collector_{name}"))
+        has_org = self.org_api_key is not None or self.org_api_key_file is not None
+        return tuple(
+            name for name in POLLING_COLLECTORS if getattr(self, f"collector_{name}") and (name != "org" or has_org)
+        )
+
+    def resolve_org_api_key(self) -> str | None:
+        """The organization key from CURSOR_ORG_API_KEY or its file; None when not configured."""
+        return _read_secret(self.org_api_key, self.org_api_key_file, "organization api key file")
 
     def billing(self) -> BillingSettings:
         """Seat price and budgets for the snapshot."""
@@ -271,18 +295,8 @@ class Settings(BaseSettings):
         )
 
     def resolve_api_key(self) -> str | None:
-        """The API key from --api.key / CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
-        if self.api_key is not None and self.api_key.get_secret_value().strip():
-            return self.api_key.get_secret_value().strip()
-        if self.api_key_file is not None:
-            try:
-                key = self.api_key_file.read_text().strip()
-            except OSError as error:
-                raise ConfigError(f"api key file {self.api_key_file}: {error.strerror}") from None
-            if not key:
-                raise ConfigError(f"api key file {self.api_key_file} is empty")
-            return key
-        return None
+        """The API key from CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
+        return _read_secret(self.api_key, self.api_key_file, "api key file")
 
     def resolve_model_map(self) -> dict[str, str]:
         """The model-name map from ``--metrics.model-map-file`` (empty without one)."""
@@ -357,6 +371,21 @@ def parse_pairs(text: str | None) -> dict[str, str]:
             raise ValueError(f"{item.strip()!r} is not key=value")
         pairs[key.strip()] = unquote(value.strip())
     return pairs
+
+
+def _read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | None:
+    """A secret given directly, else read from its file; None when neither is set."""
+    if value is not None and value.get_secret_value().strip():
+        return value.get_secret_value().strip()
+    if file is None:
+        return None
+    try:
+        secret = file.read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"{what} {file}: {error.strerror}") from None
+    if not secret:
+        raise ConfigError(f"{what} {file} is empty")
+    return secret
 
 
 def flag_name(field: str) -> str:

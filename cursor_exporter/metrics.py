@@ -376,6 +376,47 @@ FAMILIES: tuple[Family, ...] = (
         "/analytics/ai-code/commits and /teams/filtered-usage-events; method in cursor_exporter/aicode.py",
         "ai_code",
     ),
+    # Organization pooled usage (organization key).
+    Family(
+        "cursor_org_pool_limit_usd",
+        "gauge",
+        (),
+        "The organization's pooled usage limit for the contract in US dollars.",
+        "/organizations/pooled-usage: pool.limitCents / 100",
+        "org",
+    ),
+    Family(
+        "cursor_org_pool_used_usd",
+        "gauge",
+        (),
+        "Pooled usage used so far in the contract in US dollars.",
+        "/organizations/pooled-usage: pool.usedCents / 100",
+        "org",
+    ),
+    Family(
+        "cursor_org_pool_remaining_usd",
+        "gauge",
+        (),
+        "Pooled usage remaining in the contract in US dollars.",
+        "/organizations/pooled-usage: pool.remainingCents / 100",
+        "org",
+    ),
+    Family(
+        "cursor_org_team_used_usd",
+        "gauge",
+        ("team",),
+        "Pooled usage used by each team of the organization in US dollars (team = Cursor team id).",
+        "/organizations/pooled-usage: teams[].usedCents / 100",
+        "org",
+    ),
+    Family(
+        "cursor_org_team_budget_usd",
+        "gauge",
+        ("team",),
+        "Budget limit of a team within the pool in US dollars; absent when none is set.",
+        "/organizations/pooled-usage: teams[].budgetLimitCents / 100",
+        "org",
+    ),
     # Seats, cost, budgets and forecast.
     Family(
         "cursor_team_paid_seats",

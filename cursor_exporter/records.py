@@ -169,6 +169,38 @@ class AiCommit(Record):
         return self.non_ai_lines_added or 0, self.non_ai_lines_deleted or 0
 
 
+class PoolTeam(Record):
+    """One team of an organization's pooled usage."""
+
+    team_id: OpaqueId = Field(None, alias="teamId")
+    used_cents: Decimal = Field(ZERO, alias="usedCents")
+    budget_limit_cents: Decimal | None = Field(None, alias="budgetLimitCents")
+
+
+class PooledUsage(Record):
+    """/organizations/pooled-usage: the organization's pool and each team's share of it."""
+
+    limit_cents: Decimal | None = None
+    used_cents: Decimal = ZERO
+    remaining_cents: Decimal | None = None
+    contract_end: str | None = None
+    teams: tuple[PoolTeam, ...] = ()
+
+    @classmethod
+    def from_api(cls, body: dict) -> PooledUsage:
+        """Flatten the ``pool`` object and parse the teams."""
+        pool = body.get("pool") or {}
+        return cls.model_validate(
+            {
+                "limit_cents": pool.get("limitCents"),
+                "used_cents": pool.get("usedCents") or 0,
+                "remaining_cents": pool.get("remainingCents"),
+                "contract_end": pool.get("contractEndDate"),
+                "teams": body.get("teams") or [],
+            }
+        )
+
+
 def parse_many(model: type[Record], rows: Any) -> tuple[list, list[ValidationError]]:
     """Parse every row it can; return the parsed rows and the errors of the rest."""
     parsed, errors = [], []

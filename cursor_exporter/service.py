@@ -59,6 +59,19 @@ class Exporter:
             timeout=settings.api_timeout,
             max_retries=settings.api_max_retries,
         )
+        org_key = settings.resolve_org_api_key()
+        self.org_client = (
+            CursorClient(
+                api_url,
+                org_key,
+                rate_limit_share=settings.api_rate_limit_share,
+                rate_limit_period=rate_limit_period,
+                timeout=settings.api_timeout,
+                max_retries=settings.api_max_retries,
+            )
+            if org_key
+            else None
+        )
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -75,6 +88,8 @@ class Exporter:
             top_users=settings.metrics_top_users,
             billing=settings.billing(),
             user_mapping=settings.resolve_user_mapping(),
+            org_client=self.org_client,
+            org_id=settings.org_id,
         )
 
     @property
@@ -118,6 +133,7 @@ class Exporter:
             "groups": self.settings.sync_groups_interval,
             "activity": self.settings.sync_activity_interval,
             "ai_code": self.settings.sync_ai_code_interval,
+            "org": self.settings.sync_org_interval,
         }
         first = datetime.now().astimezone()
         # Spend first: usage needs the cycle start it reports.
@@ -145,6 +161,8 @@ class Exporter:
         if self.otlp is not None:
             self.otlp.shutdown()
         self.client.close()
+        if self.org_client is not None:
+            self.org_client.close()
         self.store.close()
 
     def run_until_signalled(self) -> None:

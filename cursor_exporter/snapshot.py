@@ -11,7 +11,7 @@ from cursor_exporter.activity import ActivityView
 from cursor_exporter.aicode import AiCodeView
 from cursor_exporter.client import GroupsReport, SpendReport
 from cursor_exporter.ledger import UsageView
-from cursor_exporter.records import Member
+from cursor_exporter.records import Member, PooledUsage
 
 _EMPTY: Mapping = MappingProxyType({})
 
@@ -52,6 +52,7 @@ class Snapshot:
     groups: GroupsReport | None = None
     activity: ActivityView | None = None
     ai_code: AiCodeView | None = None
+    org_pool: PooledUsage | None = None
     features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
     billing: BillingSettings = field(default_factory=BillingSettings)
     user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)

@@ -29,7 +29,7 @@ from cursor_exporter.aicode import AiCodeView
 from cursor_exporter.aicode import build_view as build_ai_code_view
 from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
 from cursor_exporter.ledger import Ledger, UsageView
-from cursor_exporter.records import BillingGroup, Member, MemberSpend
+from cursor_exporter.records import BillingGroup, Member, MemberSpend, PooledUsage
 from cursor_exporter.scan import EVENTS_ENDPOINT, InconsistentWindow, WindowScanner
 from cursor_exporter.snapshot import BillingSettings, CollectorStatus, Snapshot
 from cursor_exporter.store import Store
@@ -65,6 +65,8 @@ class SyncEngine:
         top_users: int = 0,
         billing: BillingSettings | None = None,
         user_mapping: Mapping[str, Mapping[str, str]] | None = None,
+        org_client: CursorClient | None = None,
+        org_id: str | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -89,6 +91,9 @@ class SyncEngine:
         self._groups = self._restore_groups()
         self._activity = self._build_activity_view()
         self._ai_code: AiCodeView | None = None
+        self._org_client = org_client
+        self._org_id = org_id
+        self._org_pool: PooledUsage | None = None
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -123,6 +128,7 @@ class SyncEngine:
             "groups": self.sync_groups,
             "activity": self.sync_activity,
             "ai_code": self.sync_ai_code,
+            "org": self.sync_org,
         }[name]
         started = time.monotonic()
         requests_before = self._client.stats.total_requests()
@@ -198,6 +204,12 @@ class SyncEngine:
         commits = self._fetch_gated(AI_CODE_TRACKING, lambda: self._client.ai_code_commits(start, "now"))
         if commits is not None:
             self._ai_code = build_ai_code_view(commits)
+
+    def sync_org(self) -> None:
+        """Poll /organizations/pooled-usage with the organization key."""
+        if self._org_client is None or self._org_id is None:
+            raise ApiError("/organizations/pooled-usage", 0, "no organization key and id configured")
+        self._org_pool = self._org_client.pooled_usage(self._org_id)
 
     def sync_groups(self) -> None:
         """Poll /teams/groups (Enterprise). A 403 marks the feature unavailable and is re-checked hourly."""
@@ -284,6 +296,9 @@ class SyncEngine:
     def snapshot(self) -> Snapshot:
         """An immutable picture of everything the collectors render."""
         requests, waits, malformed = self._client.stats.copy()
+        if self._org_client is not None:
+            org_requests, org_waits, org_malformed = self._org_client.stats.copy()
+            requests, waits, malformed = requests | org_requests, waits | org_waits, malformed | org_malformed
         usage = self.ledger.view() if "usage" in self._collectors else None
         statuses = tuple(replace(status, next_run_s=self._next_run(status.name)) for status in self._status.values())
         return Snapshot(
@@ -294,6 +309,7 @@ class SyncEngine:
             members=self._members if "members" in self._collectors else None,
             activity=self._activity if "activity" in self._collectors else None,
             groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
+            org_pool=self._org_pool,
             ai_code=self._ai_code if self._features.get(AI_CODE_TRACKING) else None,
             features=MappingProxyType(dict(self._features)),
             tracked_users=self._update_tracked_users(usage),

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from prometheus_client.core import Metric
 
-from cursor_exporter.collectors import activity, ai_code, cost, exporter, groups, mapping, members, spend, usage
+from cursor_exporter.collectors import activity, ai_code, cost, exporter, groups, mapping, members, org, spend, usage
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.metrics import FAMILIES
 from cursor_exporter.snapshot import Snapshot
@@ -21,6 +21,7 @@ SOURCE_COLLECTORS: dict[str, CollectFunction] = {
     "groups": groups.collect,
     "activity": activity.collect,
     "ai_code": ai_code.collect,
+    "org": org.collect,
     "cost": cost.collect,
     "mapping": mapping.collect,
 }

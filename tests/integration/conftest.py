@@ -23,7 +23,7 @@ from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine
 
 ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
-RENDERED_COLLECTORS = (*ALL_COLLECTORS, "cost", "mapping")
+RENDERED_COLLECTORS = (*ALL_COLLECTORS, "org", "cost", "mapping")
 END_DELAY_S = 60
 
 
@@ -48,9 +48,12 @@ class Team:
         self.clock = sim.clock
         self._engines: list[tuple[SyncEngine, CursorClient, Store]] = []
 
-    def engine(self, storage, collectors=ALL_COLLECTORS, *, top_users=0, billing=None, **client_options) -> SyncEngine:
+    def engine(
+        self, storage, collectors=ALL_COLLECTORS, *, top_users=0, billing=None, org=False, **client_options
+    ) -> SyncEngine:
         client = CursorClient(self.url, self.sim.config.api_key, **{"rate_limit_share": 1.0, **client_options})
         store = Store(storage)
+        org_client = CursorClient(self.url, self.sim.config.org_api_key, rate_limit_share=1.0) if org else None
         engine = SyncEngine(
             client,
             store,
@@ -60,6 +63,8 @@ class Team:
             clock_ms=self.clock.now_ms,
             top_users=top_users,
             billing=billing,
+            org_client=org_client,
+            org_id=self.sim.config.organization_id if org else None,
         )
         self._engines.append((engine, client, store))
         return engine

@@ -12,7 +12,7 @@ from cursor_exporter.labels import OTHER_USER, LabelPolicy
 from cursor_exporter.snapshot import BillingSettings
 from cursor_exporter.windows import HOUR_MS
 
-from .conftest import exposition, sync_all
+from .conftest import ALL_COLLECTORS, exposition, sync_all
 from .truth import parse
 
 SEAT_PRICE = Decimal("40")
@@ -133,3 +133,28 @@ def test_domain_labels_and_model_normalisation(make_team, tmp_path):
     assert not any(model.startswith("claude-") for model in models) and "gpt-5-high" not in models
     total_events = sum(samples(series, "cursor_usage_events_total").values())
     assert total_events == sum(row["events"] for row in team.truth()["usage"])
+
+
+def test_organization_pool_and_team_shares_equal_the_truth(make_team, tmp_path):
+    team = make_team(users=6, cycle_start_days_ago=3, enterprise=True, org_api_key="org_key_for_tests")
+    engine = team.engine(tmp_path, collectors=(*ALL_COLLECTORS, "org"), org=True)
+    assert engine.run("org")
+    truth = team.sim.truth_org()
+    series = parse(exposition(engine))
+    pool = truth["pool"]
+    for name, field in (
+        ("cursor_org_pool_limit_usd", "limitCents"),
+        ("cursor_org_pool_used_usd", "usedCents"),
+        ("cursor_org_pool_remaining_usd", "remainingCents"),
+    ):
+        assert samples(series, name) == {frozenset(): float(Decimal(pool[field]) / 100)}
+    assert label_values(series, "cursor_org_team_used_usd", "team") == {
+        str(t["teamId"]): float(Decimal(t["usedCents"]) / 100) for t in truth["teams"]
+    }
+    assert label_values(series, "cursor_org_team_budget_usd", "team") == {
+        str(t["teamId"]): float(Decimal(t["budgetLimitCents"]) / 100)
+        for t in truth["teams"]
+        if t["budgetLimitCents"] is not None
+    }
+    # The team key cannot read organization routes, and the organization key is never used on team routes.
+    assert engine.run("usage")

@@ -24,7 +24,7 @@ EVENTS = "/teams/filtered-usage-events"
 def all_synced(text: str) -> bool:
     return all(
         f'cursor_exporter_collector_success{{collector="{name}"}} 1.0' in text
-        for name in ("spend", "members", "groups", "usage", "activity", "ai_code")
+        for name in ("spend", "members", "groups", "usage", "activity", "ai_code", "org")
     )
 
 
@@ -48,6 +48,9 @@ def test_readme_first_command_serves_demo_metrics_within_30_seconds(exporter_pro
         "cursor_ai_code_cycle_lines",
         "cursor_repo_cycle_charged_usd",
         "cursor_forecast_cycle_charged_usd",
+        "cursor_org_pool_used_usd",
+        "cursor_budget_usd",
+        "cursor_cycle_cost_usd",
     ):
         assert family in names, f"the demo should switch on every feature: {family} missing"
     assert scrape(url, "/-/ready").status_code == 200

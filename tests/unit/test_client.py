@@ -41,6 +41,7 @@ def test_allow_list_holds_only_reads():
         "/teams/filtered-usage-events",
         "/teams/groups",
         "/analytics/ai-code/commits",
+        "/organizations/pooled-usage",
     }
 
 

@@ -49,7 +49,15 @@ class Team:
         self._engines: list[tuple[SyncEngine, CursorClient, Store]] = []
 
     def engine(
-        self, storage, collectors=ALL_COLLECTORS, *, top_users=0, billing=None, org=False, **client_options
+        self,
+        storage,
+        collectors=ALL_COLLECTORS,
+        *,
+        top_users=0,
+        billing=None,
+        org=False,
+        user_mapping=None,
+        **client_options,
     ) -> SyncEngine:
         client = CursorClient(self.url, self.sim.config.api_key, **{"rate_limit_share": 1.0, **client_options})
         store = Store(storage)
@@ -64,6 +72,7 @@ class Team:
             top_users=top_users,
             billing=billing,
             org_client=org_client,
+            user_mapping=user_mapping,
             org_id=self.sim.config.organization_id if org else None,
         )
         self._engines.append((engine, client, store))

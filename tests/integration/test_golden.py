@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
+from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
+from cursor_exporter.snapshot import BillingSettings
 
-from .conftest import exposition, require_binary, sync_all
+from .conftest import ALL_COLLECTORS, exposition, require_binary, sync_all
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "seeded-team.prom"
 WEDNESDAY_3PM = 1795014000000
@@ -25,12 +28,30 @@ def stable(text: str) -> str:
 
 
 def seeded_exposition(make_team, tmp_path) -> str:
+    """Every collector and option that adds families: Enterprise, organization, seats, budgets, mapping."""
     team = make_team(
-        clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0), seed=7, users=6, cycle_start_days_ago=3, enterprise=True
+        clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0),
+        seed=7,
+        users=6,
+        cycle_start_days_ago=3,
+        enterprise=True,
+        org_api_key="org_golden_key",
     )
-    engine = team.engine(tmp_path)
+    emails = sorted(row["email"] for row in team.sim.truth()["spend"])
+    mapping = {
+        email: {"team": "platform" if i % 2 else "product", "cost_center": f"cc-{i % 3}"}
+        for i, email in enumerate(emails)
+    }
+    billing = BillingSettings(
+        seat_price_usd=Decimal(40),
+        team_budget_usd=Decimal(1000),
+        user_default_budget_usd=Decimal(100),
+        group_budgets_usd={"Engineering": Decimal(500)},
+    )
+    engine = team.engine(tmp_path, (*ALL_COLLECTORS, "org"), org=True, billing=billing, user_mapping=mapping)
     sync_all(engine)
-    return exposition(engine)
+    assert engine.run("org")
+    return exposition(engine, LabelPolicy(per_user_activity=True))
 
 
 def test_exposition_matches_the_golden_file(make_team, tmp_path):

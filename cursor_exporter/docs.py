@@ -72,7 +72,32 @@ def metrics_markdown() -> str:
         "not depend on users; `--metrics.model-map-file` bounds it by folding model names.",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join([*lines, *otlp_mapping_lines()])
+
+
+def otlp_mapping_lines() -> list[str]:
+    """The OTLP section of ``docs/metrics.md``: each family's OTLP name, instrument, unit and attributes."""
+    lines = [
+        "## OTLP mapping",
+        "",
+        "With `--otlp.endpoint` the same snapshot is pushed as OpenTelemetry metrics (cumulative temporality),",
+        "derived from the families above by `Family.otlp_name`, `Family.otlp_unit` and `OTLP_ATTRIBUTES` in",
+        "`cursor_exporter/metrics.py`. Counters are observable counters (monotonic sums), gauges observable gauges;",
+        "attribute values are the Prometheus label values. `model` and `token_type` borrow the OpenTelemetry",
+        "GenAI keys `gen_ai.request.model` and `gen_ai.token.type`; those conventions are still in development",
+        "and may be renamed, and `cache_write` and `cache_read` are token types they do not define. Every other",
+        "label becomes `cursor.<label>`. Resource: `service.name=cursor-exporter`, `service.version`, and a",
+        "`service.instance.id` kept in the ledger so restarts continue the same series.",
+        "",
+        "| Prometheus family | OTLP metric | Instrument | Unit | Attributes |",
+        "|---|---|---|---|---|",
+    ]
+    for family in FAMILIES:
+        instrument = "counter" if family.type == "counter" else "gauge"
+        attributes = ", ".join(f"`{key}`" for key in family.otlp_attributes) or "none"
+        lines.append(f"| `{family.name}` | `{family.otlp_name}` | {instrument} | `{family.otlp_unit}` | {attributes} |")
+    lines.append("")
+    return lines
 
 
 def configuration_markdown() -> str:

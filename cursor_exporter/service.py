@@ -51,27 +51,21 @@ class Exporter:
         self.server = MetricsServer(host, port, self.cache, self.telemetry_path)
         self.store = Store(settings.storage_path)
         self.otlp = self._otlp_pusher() if settings.otlp_endpoint else None
-        self.client = CursorClient(
-            api_url,
-            api_key,
-            rate_limit_share=settings.api_rate_limit_share,
-            rate_limit_period=rate_limit_period,
-            timeout=settings.api_timeout,
-            max_retries=settings.api_max_retries,
-        )
-        org_key = settings.resolve_org_api_key()
-        self.org_client = (
-            CursorClient(
+
+        def client(key: str) -> CursorClient:
+            return CursorClient(
                 api_url,
-                org_key,
+                key,
                 rate_limit_share=settings.api_rate_limit_share,
                 rate_limit_period=rate_limit_period,
                 timeout=settings.api_timeout,
                 max_retries=settings.api_max_retries,
             )
-            if org_key
-            else None
-        )
+
+        self.client = client(api_key)
+        org_key = settings.resolve_org_api_key()
+        # The organization's rate budget is separate from the team's, so it gets its own limiters.
+        self.org_client = client(org_key) if org_key else None
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

@@ -20,6 +20,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
 
+from .filters import event_matches
 from .team import HOSTING_TYPES, Team, UsageEvent
 from .timefmt import iso
 from .truth import decimal_string, exact, usage_and_users
@@ -71,26 +72,6 @@ def pooled_usage_payload(sim: Simulator, now_ms: int) -> tuple[dict, list[dict]]
     return {"pool": pool, "teams": teams}, details
 
 
-def org_event_matches(team: Team, event: UsageEvent, body: dict, hosting: str | None) -> bool:
-    """The team events route's AND filters, for an event of any org team."""
-    email = body.get("email")
-    if email is not None and not (email == "*" or str(email).lower() == event.email):
-        return False
-    user_id = body.get("userId")
-    if user_id is not None:
-        if event.member_index is None:
-            return False
-        member = team.members[event.member_index]
-        if user_id != "*" and str(user_id) not in (str(member.int_id), member.string_id):
-            return False
-    account = body.get("serviceAccountId")
-    if account is not None and not (
-        event.service_account_id is not None and (account == "*" or event.service_account_id == str(account))
-    ):
-        return False
-    return hosting is None or event.hosting_type == hosting
-
-
 def org_events(
     sim: Simulator, start_ms: int, end_ms: int, now_ms: int, team_ids: list[int] | None, body: dict
 ) -> list[tuple[int, UsageEvent]]:
@@ -103,7 +84,7 @@ def org_events(
         if team_ids is not None and team_id not in team_ids:
             continue
         for event in sim.visible_events(start_ms, end_ms, now_ms, team=team):
-            if org_event_matches(team, event, body, hosting):
+            if event_matches(team, event, body, hosting):
                 selected.append((event.timestamp_ms, position, event.sequence, team_id, event))
     selected.sort(key=lambda item: item[:3], reverse=True)
     return [(item[3], item[4]) for item in selected]

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 from .codetracking import served_change, served_commit
 from .daily import daily_row
+from .filters import event_matches, events_page
 from .groups import groups_payload
 from .org import DEFAULT_ORG_EVENTS_PAGE_SIZE, org_events, pooled_usage_payload
 from .simulator import Simulator
-from .team import DAY_MS, HOSTING_TYPES, UsageEvent
+from .team import DAY_MS, HOSTING_TYPES
 from .timefmt import parse_query_date
 
 MAX_EVENTS_PAGE_SIZE = 1000
@@ -244,12 +245,6 @@ def daily_usage_route(sim: Simulator, query: dict[str, str], body: dict) -> dict
     return result
 
 
-def _matches(value: str | None, wanted: object) -> bool:
-    if wanted == "*":
-        return bool(value)
-    return value is not None and value == str(wanted)
-
-
 def events_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
     max_range = None if sim.config.events_max_range_days is None else sim.config.events_max_range_days * DAY_MS
     start, end = _date_range(sim, body, required=False, max_range_ms=max_range)
@@ -260,43 +255,11 @@ def events_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
     page_size = page_size_param(sim, body, DEFAULT_EVENTS_PAGE_SIZE, MAX_EVENTS_PAGE_SIZE)
     now = sim.now_ms()
     events = sim.visible_events(start, end, now)
-    events = [e for e in events if _event_matches(sim, e, body, hosting)]
+    events = [e for e in events if event_matches(sim.team, e, body, hosting)]
     events.reverse()  # newest first
-    num_pages = math.ceil(len(events) / page_size)
     selected = events[(page - 1) * page_size : page * page_size]
-    return {
-        "totalUsageEventsCount": len(events),
-        "pagination": {
-            "numPages": num_pages,
-            "currentPage": page,
-            "pageSize": page_size,
-            "hasNextPage": page < num_pages,
-            "hasPreviousPage": page > 1,
-        },
-        "usageEvents": [e.payload(now, sim.config.legacy_2025) for e in selected],
-        "period": {"startDate": start, "endDate": end},
-    }
-
-
-def _event_matches(sim: Simulator, event: UsageEvent, body: dict, hosting: str | None) -> bool:
-    email = body.get("email")
-    if email is not None and not (email == "*" or str(email).lower() == event.email):
-        return False
-    user_id = body.get("userId")
-    if user_id is not None:
-        if event.member_index is None:
-            return False
-        member = sim.team.members[event.member_index]
-        if user_id != "*" and str(user_id) not in (str(member.int_id), member.string_id):
-            return False
-    for key, value in (
-        ("serviceAccountId", event.service_account_id),
-        ("cloudAgentId", event.cloud_agent_id),
-        ("automationId", event.automation_id),
-    ):
-        if body.get(key) is not None and not _matches(value, body[key]):
-            return False
-    return hosting is None or event.hosting_type == hosting
+    rows = [e.payload(now, sim.config.legacy_2025) for e in selected]
+    return {**events_page(len(events), page, page_size, rows), "period": {"startDate": start, "endDate": end}}
 
 
 _BILLING_CYCLE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -356,25 +319,13 @@ def org_events_route(sim: Simulator, query: dict[str, str], body: dict) -> dict:
         events = org_events(sim, start, end, now, team_ids, body)
     except ValueError as error:
         raise bad_request(str(error)) from None
-    num_pages = math.ceil(len(events) / page_size)
     rows = []
     for team_id, event in events[(page - 1) * page_size : page * page_size]:
         payload = event.payload(now, sim.config.legacy_2025)
         for key in ("cloudAgentId", "automationId", "conversationId"):
             payload.pop(key, None)
         rows.append({**payload, "teamId": team_id})
-    return {
-        "totalUsageEventsCount": len(events),
-        "pagination": {
-            "numPages": num_pages,
-            "currentPage": page,
-            "pageSize": page_size,
-            "hasNextPage": page < num_pages,
-            "hasPreviousPage": page > 1,
-        },
-        "usageEvents": rows,
-        "period": {"startDate": start, "endDate": end},
-    }
+    return {**events_page(len(events), page, page_size, rows), "period": {"startDate": start, "endDate": end}}
 
 
 # -- AI Code Tracking -------------------------------------------------------------------------------

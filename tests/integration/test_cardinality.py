@@ -9,7 +9,7 @@ import pytest
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
 
-from .conftest import exposition, sync_all
+from .conftest import ALL_COLLECTORS, exposition, sync_all
 from .truth import parse
 
 WEDNESDAY_3PM = 1795014000000
@@ -37,7 +37,7 @@ def big_team_engine(tmp_path_factory):
         engine = SyncEngine(
             client,
             Store(tmp_path_factory.mktemp(f"cap{cap}")),
-            collectors=("spend", "members", "groups", "usage"),
+            collectors=ALL_COLLECTORS,
             settle_lookback_s=48 * 3600,
             end_delay_s=60,
             clock_ms=sim.clock.now_ms,
@@ -51,9 +51,37 @@ def big_team_engine(tmp_path_factory):
     server.stop()
 
 
-def formula(users, spend_rows, limits, group_members, combos, revised, groups, roles, fixed) -> int:
-    """docs/metrics.md: 7U + 2S + L + Mg + 9C + D + 2G + R + K."""
-    return 7 * users + 2 * spend_rows + limits + group_members + 9 * combos + revised + 2 * groups + roles + fixed
+def formula(users, spend_rows, limits, group_members, combos, revised, groups, roles, activity, ai_code, fixed):
+    """docs/metrics.md: 7U + 2S + L + Mg + 9C + D + 2G + R + A + P + K."""
+    return (
+        7 * users
+        + 2 * spend_rows
+        + limits
+        + group_members
+        + 9 * combos
+        + revised
+        + 2 * groups
+        + roles
+        + activity
+        + ai_code
+        + fixed
+    )
+
+
+def activity_series(sim) -> int:
+    """A = 20 + client versions + most-used models (users active in the last 7 days)."""
+    now = sim.clock.now_ms()
+    latest = sim.truth_daily(now - now % 86_400_000 - 6 * 86_400_000, now)["latest"].values()
+    return 20 + len({row["clientVersion"] for row in latest}) + len({row["mostUsedModel"] for row in latest})
+
+
+def ai_code_series(sim) -> int:
+    """P = 5 per (repository, source) + 1 per repository with attributed cost (+ __unattributed__)."""
+    truth = sim.truth_ai_code(sim.truth()["cycleStart"], sim.clock.now_ms())
+    repos = {row["repo"] for row in truth["users"] if row["aiLinesAdded"]}
+    charged_users = {row["email"] for row in sim.truth()["users"]}
+    attributed = {row["email"] for row in truth["users"] if row["aiLinesAdded"]}
+    return 5 * len(truth["commits"]) + len(repos) + (1 if charged_users - attributed else 0)
 
 
 def fixed_series(by_family: Counter) -> int:
@@ -94,6 +122,8 @@ def test_series_count_of_5000_users_matches_the_formula_and_stays_under_70k(big_
         revised=0,  # one sync: nothing revised yet
         groups=len(groups),
         roles=len(truth["members"]["byRole"]),
+        activity=activity_series(sim),
+        ai_code=ai_code_series(sim),
         fixed=fixed_series(by_family),
     )
     assert len(truth["users"]) > 4000
@@ -113,5 +143,17 @@ def test_top_100_cap_keeps_the_series_under_10k_at_every_user_label_setting(big_
         assert sum(by_family.values()) < 10_000, (mode, sum(by_family.values()))
         # Worst case of the formula with U = S = L = Mg = 101 (the tracked users and __other__).
         groups = len(sim.truth_groups()["groups"])
-        worst = formula(101, 101, 101, 101, combos, combos, groups, roles, fixed_series(by_family))
+        worst = formula(
+            101,
+            101,
+            101,
+            101,
+            combos,
+            combos,
+            groups,
+            roles,
+            activity_series(sim),
+            ai_code_series(sim),
+            fixed_series(by_family),
+        )
         assert sum(by_family.values()) <= worst

@@ -131,7 +131,7 @@ class SyncEngine:
             "org": self.sync_org,
         }[name]
         started = time.monotonic()
-        requests_before = self._client.stats.total_requests()
+        requests_before = self._total_requests()
         error: str | None = None
         try:
             sync()
@@ -150,7 +150,7 @@ class SyncEngine:
             last_attempt_s=now,
             last_error=error,
             last_duration_s=time.monotonic() - started,
-            last_api_requests=self._client.stats.total_requests() - requests_before,
+            last_api_requests=self._total_requests() - requests_before,
         )
         log.info(
             "%s sync %s: %d API requests in %.1fs",
@@ -161,6 +161,10 @@ class SyncEngine:
         )
         self._publish(self.snapshot())
         return error is None
+
+    def _total_requests(self) -> int:
+        clients = (self._client, self._org_client) if self._org_client is not None else (self._client,)
+        return sum(client.stats.total_requests() for client in clients)
 
     def sync_spend(self) -> None:
         """Poll /teams/spend (all pages): per-user cycle spend and the cycle start."""

@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     history = parser.add_argument_group("backfill and export")
     history.add_argument("--from", dest="range_from", type=utc_instant_ms, metavar="DATE", help="start, UTC, inclusive")
     history.add_argument(
-        "--to", dest="range_to", type=utc_instant_ms, metavar="DATE", help="end (UTC), exclusive; default: now"
+        "--to", dest="range_to", type=utc_instant_ms, metavar="DATE", help="end, UTC, exclusive; default: now"
     )
     history.add_argument("--output", dest="output", type=Path, help="file to write (export: default stdout)")
     history.add_argument(
@@ -99,6 +99,17 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
+def _storage_problem(path: Path) -> str | None:
+    """Why the ledger cannot be written under ``path`` (e.g. a read-only filesystem), or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
+
+
 def _serve(settings: Settings) -> int:
     from cursor_exporter.service import Exporter
 
@@ -106,6 +117,10 @@ def _serve(settings: Settings) -> int:
     if key is None:
         log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
         return _demo(settings)
+    problem = _storage_problem(settings.storage_path)
+    if problem is not None:
+        print(f"cursor-exporter: --storage.path {settings.storage_path} is not writable: {problem}", file=sys.stderr)
+        return 2
     try:
         exporter = Exporter(settings, settings.api_url, key)
     except OSError as error:

@@ -8,21 +8,12 @@ scrape of the same snapshot carry the same values. Temporality is cumulative, li
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
-    MeterProvider,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
+from opentelemetry.sdk.metrics import MeterProvider, ObservableCounter, ObservableGauge
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricExporter,
@@ -34,18 +25,14 @@ from prometheus_client.core import Metric
 from cursor_exporter import __version__
 from cursor_exporter.metrics import FAMILIES, Family
 
-log = logging.getLogger(__name__)
-
 SERVICE_NAME = "cursor-exporter"
 HTTP_METRICS_PATH = "/v1/metrics"
 EXPORT_TIMEOUT_S = 30.0
 # The SDK folds attribute sets beyond its default limit of 2000 into one overflow point; a push
 # must carry every series /metrics has (--metrics.top-users is the cardinality control).
 CARDINALITY_LIMIT = 1_000_000
-CUMULATIVE = dict.fromkeys(
-    (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter, ObservableGauge),
-    AggregationTemporality.CUMULATIVE,
-)
+# Explicit, so OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta cannot turn counters into deltas.
+CUMULATIVE = dict.fromkeys((ObservableCounter, ObservableGauge), AggregationTemporality.CUMULATIVE)
 
 
 def http_metrics_url(endpoint: str) -> str:
@@ -59,6 +46,7 @@ def http_metrics_url(endpoint: str) -> str:
 
 def metric_exporter(protocol: str, endpoint: str, headers: Mapping[str, str]) -> MetricExporter:
     """An OTLP exporter for ``http/protobuf`` or ``grpc``, asking for cumulative temporality."""
+    # Imported here: each transport pulls in its own stack (grpc is heavy); load only the one in use.
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
 

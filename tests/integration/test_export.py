@@ -1,0 +1,66 @@
+"""`cursor-exporter export` from the ledger: totals equal the simulator's truth, to the cent."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from decimal import Decimal
+
+from cursor_exporter.cli import main
+from cursor_exporter.windows import HOUR_MS
+
+from .conftest import sync_all
+from .test_backfill import iso
+
+DAY_MS = 24 * HOUR_MS
+
+
+def test_export_totals_by_user_day_model_and_kind_equal_the_truth(make_team, tmp_path, capsys):
+    team = make_team(users=6, cycle_start_days_ago=4)
+    storage = tmp_path / "state"
+    sync_all(team.engine(storage))
+    today = team.clock.now_ms() // DAY_MS * DAY_MS
+    start, end = today - 3 * DAY_MS, today
+    truth = team.sim.truth(start, end - 1)
+    common = [f"--storage.path={storage}", "--from", iso(start)[:10], "--to", iso(end)[:10]]
+
+    assert main(["export", *common, "--group-by", "user,day", "--output", str(tmp_path / "users.csv")]) == 0
+    with (tmp_path / "users.csv").open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["day"] for row in rows} == {iso(start + n * DAY_MS)[:10] for n in range(3)}
+    by_user: dict[str, list] = defaultdict(lambda: [0, Decimal(0), 0])
+    for row in rows:
+        totals = by_user[row["user"]]
+        totals[0] += int(row["events"])
+        totals[1] += Decimal(row["charged_usd"])
+        totals[2] += int(row["output_tokens"])
+    assert dict(by_user) == {
+        user["email"]: [user["events"], Decimal(user["chargedCents"]) / 100, user["outputTokens"]]
+        for user in truth["users"]
+    }
+
+    assert main(["export", *common, "--format", "json", "--group-by", "model,kind"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    expected: dict[tuple[str, str], list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    for usage in truth["usage"]:
+        totals = expected[(usage["model"], usage["kind"])]
+        totals[0] += usage["events"]
+        totals[1] += Decimal(usage["chargedCents"]) / 100
+        totals[2] += Decimal(usage["cursorTokenFee"]) / 100
+    assert {
+        (row["model"], row["kind"]): [row["events"], Decimal(row["charged_usd"]), Decimal(row["token_fee_usd"])]
+        for row in exported
+    } == dict(expected)
+    on_demand = sum((Decimal(row["charged_usd"]) for row in exported if row["kind"] == "Usage-based"), Decimal(0))
+    assert on_demand > 0
+    assert on_demand == sum(
+        (Decimal(usage["chargedCents"]) / 100 for usage in truth["usage"] if usage["kind"] == "Usage-based"),
+        Decimal(0),
+    )
+
+
+def test_export_without_a_ledger_says_where_it_looked(tmp_path, capsys):
+    assert main(["export", f"--storage.path={tmp_path / 'missing'}"]) == 2
+    assert "no ledger in" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()

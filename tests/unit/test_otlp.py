@@ -1,0 +1,59 @@
+import re
+
+import pytest
+
+from cursor_exporter.config import parse_pairs
+from cursor_exporter.metrics import BY_NAME, FAMILIES
+from cursor_exporter.otlp import http_metrics_url
+
+
+def test_every_family_has_a_unique_dotted_otlp_name_without_its_unit():
+    names = [family.otlp_name for family in FAMILIES]
+    assert len(set(names)) == len(names)
+    for family in FAMILIES:
+        assert re.fullmatch(r"cursor\.[a-z]+(\.[a-z0-9_]+)?", family.otlp_name), family.otlp_name
+        assert not family.otlp_name.endswith(("_total", "_usd", "_seconds")), family.otlp_name
+
+
+def test_units_come_from_the_name_suffix_or_the_counted_noun():
+    assert BY_NAME["cursor_usage_charged_usd_total"].otlp_name == "cursor.usage.charged"
+    assert BY_NAME["cursor_usage_charged_usd_total"].otlp_unit == "USD"
+    assert BY_NAME["cursor_usage_tokens_total"].otlp_unit == "{token}"
+    assert BY_NAME["cursor_usage_events_total"].otlp_unit == "{event}"
+    assert BY_NAME["cursor_exporter_rate_limit_wait_seconds_total"].otlp_unit == "s"
+    assert BY_NAME["cursor_exporter_build_info"].otlp_unit == "1"
+    for family in FAMILIES:
+        if "_usd" in family.name:
+            assert family.otlp_unit == "USD", family.name
+
+
+def test_genai_attribute_keys_replace_model_and_token_type_and_other_labels_are_namespaced():
+    assert BY_NAME["cursor_usage_tokens_total"].otlp_attributes == (
+        "gen_ai.request.model",
+        "cursor.kind",
+        "cursor.max_mode",
+        "cursor.source",
+        "gen_ai.token.type",
+    )
+    assert BY_NAME["cursor_user_charged_usd_total"].otlp_attributes == ("cursor.user",)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/metrics"),
+        ("https://otlp.example.com/otlp/", "https://otlp.example.com/otlp/v1/metrics"),
+        ("http://collector:4318/v1/metrics", "http://collector:4318/v1/metrics"),
+    ],
+)
+def test_http_endpoint_gets_v1_metrics_appended_once(endpoint, url):
+    assert http_metrics_url(endpoint) == url
+
+
+def test_header_pairs_are_url_decoded_and_malformed_ones_rejected():
+    assert parse_pairs("authorization=Basic%20abc, x-scope-orgid=42 ,") == {
+        "authorization": "Basic abc",
+        "x-scope-orgid": "42",
+    }
+    with pytest.raises(ValueError, match="not key=value"):
+        parse_pairs("just-a-token")

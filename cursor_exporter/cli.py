@@ -15,7 +15,14 @@ from typing import Any, NoReturn
 from pydantic import SecretStr
 
 from cursor_exporter import __version__
-from cursor_exporter.config import NOT_A_FLAG_FIELDS, ConfigError, Settings, flag_name, load_settings
+from cursor_exporter.config import (
+    NOT_A_FLAG_FIELDS,
+    ConfigError,
+    Settings,
+    TeamSource,
+    flag_name,
+    load_settings,
+)
 
 log = logging.getLogger("cursor_exporter")
 
@@ -113,8 +120,8 @@ def _storage_problem(path: Path) -> str | None:
 def _serve(settings: Settings) -> int:
     from cursor_exporter.service import Exporter
 
-    key = settings.resolve_api_key()
-    if key is None:
+    teams = settings.team_sources()
+    if teams is None:
         log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
         return _demo(settings)
     problem = _storage_problem(settings.storage_path)
@@ -122,7 +129,7 @@ def _serve(settings: Settings) -> int:
         print(f"cursor-exporter: --storage.path {settings.storage_path} is not writable: {problem}", file=sys.stderr)
         return 2
     try:
-        exporter = Exporter(settings, settings.api_url, key)
+        exporter = Exporter(settings, teams)
     except OSError as error:
         print(f"cursor-exporter: cannot listen on {settings.web_listen_address}: {error.strerror}", file=sys.stderr)
         return 1
@@ -160,7 +167,9 @@ def _demo(settings: Settings) -> int:
         }
     )
     try:
-        exporter = Exporter(demo_settings, server.url, sim.config.api_key, clock_ms=sim.clock.now_ms)
+        exporter = Exporter(
+            demo_settings, [TeamSource(None, server.url, sim.config.api_key)], clock_ms=sim.clock.now_ms
+        )
     except OSError as error:
         server.stop()
         print(f"cursor-exporter: cannot listen on {settings.web_listen_address}: {error.strerror}", file=sys.stderr)
@@ -314,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args, config_file)
         if command in ("serve", "check"):
-            settings.resolve_api_key()
+            settings.team_sources()
         settings.resolve_user_hash_key()
         settings.resolve_otlp_headers()
     except ConfigError as error:

@@ -13,13 +13,14 @@ import os
 import re
 import tomllib
 from contextvars import ContextVar
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,8 +33,9 @@ from cursor_exporter.snapshot import BillingSettings
 COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "org", "cost", "mapping")
 # Collectors that poll the API on a schedule; the others derive their families from these or from files.
 POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code", "org")
-# Keys on the command line end up in shell history and `ps`; only the environment and files carry them.
-NOT_A_FLAG_FIELDS = frozenset({"api_key", "org_api_key"})
+# Keys on the command line end up in shell history and `ps`, so only the environment and files carry
+# them; lists and tables have no flag form and come from the config file (or JSON in the environment).
+NOT_A_FLAG_FIELDS = frozenset({"api_key", "org_api_key", "teams", "budget_groups"})
 CURSOR_ENVIRONMENT = {
     "CURSOR_API_KEY": "api_key",
     "CURSOR_API_KEY_FILE": "api_key_file",
@@ -72,6 +74,26 @@ class _CursorEnvironment(PydanticBaseSettingsSource):
         return {field: os.environ[env] for env, field in CURSOR_ENVIRONMENT.items() if os.environ.get(env)}
 
 
+@dataclass(frozen=True)
+class TeamSource:
+    """One Cursor team to poll: its key and API URL, and its ``team`` label (None for a single team)."""
+
+    name: str | None
+    api_url: str
+    api_key: str
+
+
+class TeamKey(BaseModel):
+    """One entry of ``[[teams]]`` in the config file: a team polled with its own key and rate limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Value of the `team` label.")
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    api_url: str | None = None
+
+
 class Settings(BaseSettings):
     """Everything the exporter can be told. Field descriptions feed ``--help`` and the README table."""
 
@@ -80,6 +102,11 @@ class Settings(BaseSettings):
     api_url: str = Field("https://api.cursor.com", description="Cursor API base URL.")
     api_key: SecretStr | None = Field(None, description="Admin API key. Without a key `serve` runs the demo.")
     api_key_file: Path | None = Field(None, description="File holding the API key, e.g. a Kubernetes secret mount.")
+    teams: list[TeamKey] = Field(
+        default_factory=list,
+        description="Several teams in one exporter (config file `[[teams]]` with name and api_key_file): "
+        "each gets its own rate limits and ledger, and every family a `team` label.",
+    )
     org_api_key: SecretStr | None = Field(
         None, description="Organization API key (Enterprise): enables the pooled-usage families."
     )
@@ -242,6 +269,9 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.metrics_user_label == "hash" and self.metrics_user_hash_key_file is None:
             raise ValueError("--metrics.user-label=hash needs --metrics.user-hash-key-file")
+        names = [team.name for team in self.teams]
+        if len(set(names)) != len(names):
+            raise ValueError("team names in [[teams]] must be unique")
         has_org_key = self.org_api_key is not None or self.org_api_key_file is not None
         if has_org_key and not self.org_id:
             raise ValueError("an organization key needs --org.id (the org_… id it belongs to)")
@@ -293,6 +323,19 @@ class Settings(BaseSettings):
             user_default_budget_usd=self.budget_user_default_usd,
             group_budgets_usd=MappingProxyType(dict(self.budget_groups)),
         )
+
+    def team_sources(self) -> list[TeamSource] | None:
+        """The teams to poll: every ``[[teams]]`` entry, else the single key; None means demo mode."""
+        if self.teams:
+            sources = []
+            for team in self.teams:
+                key = _read_secret(team.api_key, team.api_key_file, f"team {team.name} api key file")
+                if key is None:
+                    raise ConfigError(f"team {team.name}: set api_key_file (or api_key) in [[teams]]")
+                sources.append(TeamSource(team.name, team.api_url or self.api_url, key))
+            return sources
+        key = self.resolve_api_key()
+        return None if key is None else [TeamSource(None, self.api_url, key)]
 
     def resolve_api_key(self) -> str | None:
         """The API key from CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""

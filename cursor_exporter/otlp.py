@@ -119,6 +119,8 @@ class OtlpPusher:
             attributes = {
                 key: sample.labels[label] for key, label in zip(family.otlp_attributes, family.labels, strict=True)
             }
+            if "team" in sample.labels and "team" not in family.labels:  # several teams: the added label
+                attributes["cursor.team"] = sample.labels["team"]
             yield Observation(sample.value, attributes)
 
     def force_flush(self) -> bool:

@@ -6,15 +6,18 @@ import logging
 import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client.core import Metric
 
 from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import collect_all
-from cursor_exporter.config import Settings, parse_pairs
+from cursor_exporter.config import Settings, TeamSource, parse_pairs
 from cursor_exporter.exposition import ExpositionCache, render
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.otlp import OtlpPusher, metric_exporter
@@ -26,14 +29,59 @@ from cursor_exporter.web import MetricsServer, landing_page
 log = logging.getLogger(__name__)
 
 
+def with_team_label(metrics: Iterable[Metric], team: str | None) -> list[Metric]:
+    """The families with ``team=<team>`` on every sample that has no team label of its own."""
+    if team is None:
+        return list(metrics)
+    labelled = []
+    for metric in metrics:
+        copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+        copy.samples = [
+            sample if "team" in sample.labels else sample._replace(labels={**sample.labels, "team": team})
+            for sample in metric.samples
+        ]
+        labelled.append(copy)
+    return labelled
+
+
+def merge_families(teams: Iterable[list[Metric]]) -> list[Metric]:
+    """One family per name, holding the samples of every team, in first-seen order."""
+    merged: dict[str, Metric] = {}
+    for metrics in teams:
+        for metric in metrics:
+            if metric.name in merged:
+                merged[metric.name].samples.extend(metric.samples)
+            else:
+                copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+                copy.samples = list(metric.samples)
+                merged[metric.name] = copy
+    return list(merged.values())
+
+
+@dataclass(frozen=True)
+class TeamRuntime:
+    """A team's own client (and so its own rate limiters), ledger and sync engine."""
+
+    name: str | None
+    client: CursorClient
+    store: Store
+    engine: SyncEngine
+
+    def job_id(self, collector: str) -> str:
+        return collector if self.name is None else f"{self.name}/{collector}"
+
+
 class Exporter:
-    """One running exporter: binds its port at construction, syncs and serves after :meth:`start`."""
+    """One running exporter: binds its port at construction, syncs and serves after :meth:`start`.
+
+    With several teams every team has its own client, ledger (a subdirectory of ``--storage.path``)
+    and jobs, and every family gets a ``team`` label; an organization key belongs to the first team.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        api_url: str,
-        api_key: str,
+        teams: Sequence[TeamSource],
         *,
         clock_ms: Callable[[], int] = wall_clock_ms,
         rate_limit_period: float = 60.0,
@@ -49,10 +97,13 @@ class Exporter:
         host, port = settings.listen_host_port
         self.telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
         self.server = MetricsServer(host, port, self.cache, self.telemetry_path)
-        self.store = Store(settings.storage_path)
-        self.otlp = self._otlp_pusher() if settings.otlp_endpoint else None
+        self._serving: threading.Thread | None = None
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
 
-        def client(key: str) -> CursorClient:
+        def client(api_url: str, key: str) -> CursorClient:
             return CursorClient(
                 api_url,
                 key,
@@ -62,29 +113,32 @@ class Exporter:
                 max_retries=settings.api_max_retries,
             )
 
-        self.client = client(api_key)
         org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
-        self.org_client = client(org_key) if org_key else None
-        self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
-        )
-        self.engine = SyncEngine(
-            self.client,
-            self.store,
-            collectors=settings.polling_collectors(),
-            settle_lookback_s=settings.sync_settle_lookback,
-            end_delay_s=settings.sync_end_delay,
-            clock_ms=clock_ms,
-            publish=self.publish,
-            next_run=self._next_run,
-            top_users=settings.metrics_top_users,
-            billing=settings.billing(),
-            user_mapping=settings.resolve_user_mapping(),
-            org_client=self.org_client,
-            org_id=settings.org_id,
-        )
+        self.org_client = client(teams[0].api_url, org_key) if org_key else None
+        self.runtimes: list[TeamRuntime] = []
+        for index, team in enumerate(teams):
+            team_client = client(team.api_url, team.api_key)
+            store = Store(settings.storage_path if team.name is None else settings.storage_path / "teams" / team.name)
+            engine = SyncEngine(
+                team_client,
+                store,
+                collectors=tuple(c for c in settings.polling_collectors() if c != "org" or index == 0),
+                settle_lookback_s=settings.sync_settle_lookback,
+                end_delay_s=settings.sync_end_delay,
+                clock_ms=clock_ms,
+                publish=self.publish,
+                next_run=partial(self._next_run, team.name),
+                top_users=settings.metrics_top_users,
+                billing=settings.billing(),
+                user_mapping=settings.resolve_user_mapping(),
+                org_client=self.org_client if index == 0 else None,
+                org_id=settings.org_id,
+            )
+            self.runtimes.append(TeamRuntime(team.name, team_client, store, engine))
+        self.store = self.runtimes[0].store
+        self.engine = self.runtimes[0].engine
+        self.otlp = self._otlp_pusher() if settings.otlp_endpoint else None
 
     @property
     def url(self) -> str:
@@ -105,21 +159,31 @@ class Exporter:
             resource_attributes=parse_pairs(self.settings.otlp_resource_attributes),
         )
 
-    def publish(self, snapshot: Snapshot) -> None:
-        """Collect the snapshot's families once; render them for the web server and hand them to OTLP."""
-        metrics = collect_all(snapshot, self.labels, self.settings.enabled_collectors())
+    def publish(self, _snapshot: Snapshot | None = None) -> None:
+        """Collect every team's families once; render them for the web server and hand them to OTLP."""
+        enabled = self.settings.enabled_collectors()
+        snapshots = [(runtime.name, runtime.engine.snapshot()) for runtime in self.runtimes]
+        metrics = merge_families(
+            with_team_label(collect_all(snapshot, self.labels, enabled), name) for name, snapshot in snapshots
+        )
         if self.otlp is not None:
             self.otlp.publish(metrics)
         rendered = render(metrics if self.telemetry_path else ())
-        self.cache.publish(rendered, landing_page(snapshot, self.telemetry_path), self.engine.ready)
+        statuses = tuple(
+            replace(status, name=status.name if name is None else f"{name}/{status.name}")
+            for name, snapshot in snapshots
+            for status in snapshot.collectors
+        )
+        page = landing_page(replace(snapshots[0][1], collectors=statuses), self.telemetry_path)
+        self.cache.publish(rendered, page, all(runtime.engine.ready for runtime in self.runtimes))
 
-    def _next_run(self, name: str) -> float | None:
-        job = self.scheduler.get_job(name)
+    def _next_run(self, team: str | None, collector: str) -> float | None:
+        job = self.scheduler.get_job(collector if team is None else f"{team}/{collector}")
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     def start(self) -> None:
         """Serve restored state at once, then sync every enabled collector on its interval."""
-        self.publish(self.engine.snapshot())
+        self.publish()
         intervals = {
             "usage": self.settings.sync_usage_interval,
             "spend": self.settings.sync_spend_interval,
@@ -131,17 +195,18 @@ class Exporter:
         }
         first = datetime.now().astimezone()
         # Spend first: usage needs the cycle start it reports.
-        for offset, name in enumerate(self.settings.polling_collectors()):
+        jobs = [(runtime, name) for runtime in self.runtimes for name in runtime.engine.collectors]
+        for offset, (runtime, name) in enumerate(jobs):
             self.scheduler.add_job(
-                self.engine.run,
+                runtime.engine.run,
                 "interval",
                 args=(name,),
-                id=name,
+                id=runtime.job_id(name),
                 seconds=intervals[name],
                 next_run_time=first + timedelta(milliseconds=100 * offset),
             )
         self.scheduler.start()
-        self.server.start()
+        self._serving = self.server.start()
         log.info("serving metrics on %s%s", self.url, self.telemetry_path or " (disabled: health endpoints only)")
         if self.otlp is not None:
             log.info("pushing OTLP to %s every %.0fs", self.settings.otlp_endpoint, self.settings.otlp_interval)
@@ -150,14 +215,16 @@ class Exporter:
         """Stop syncing and serving; SQLite state is already durable."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        self.server.shutdown()
+        if self._serving is not None:  # shutdown() would wait forever for a loop that never ran
+            self.server.shutdown()
         self.server.server_close()
         if self.otlp is not None:
             self.otlp.shutdown()
-        self.client.close()
+        for runtime in self.runtimes:
+            runtime.client.close()
+            runtime.store.close()
         if self.org_client is not None:
             self.org_client.close()
-        self.store.close()
 
     def run_until_signalled(self) -> None:
         """Start, then block until SIGINT or SIGTERM."""

@@ -71,7 +71,7 @@ class SyncEngine:
         self._client = client
         self._store = store
         self.ledger = Ledger(store)
-        self._collectors = collectors
+        self.collectors = collectors
         self._lookback_ms = int(settle_lookback_s * 1000)
         self._end_delay_ms = int(end_delay_s * 1000)
         self._clock_ms = clock_ms
@@ -303,15 +303,15 @@ class SyncEngine:
         if self._org_client is not None:
             org_requests, org_waits, org_malformed = self._org_client.stats.copy()
             requests, waits, malformed = requests | org_requests, waits | org_waits, malformed | org_malformed
-        usage = self.ledger.view() if "usage" in self._collectors else None
+        usage = self.ledger.view() if "usage" in self.collectors else None
         statuses = tuple(replace(status, next_run_s=self._next_run(status.name)) for status in self._status.values())
         return Snapshot(
             version=__version__,
             as_of_ms=self._clock_ms() - self._end_delay_ms,
             usage=usage,
-            spend=self._spend if "spend" in self._collectors else None,
-            members=self._members if "members" in self._collectors else None,
-            activity=self._activity if "activity" in self._collectors else None,
+            spend=self._spend if "spend" in self.collectors else None,
+            members=self._members if "members" in self.collectors else None,
+            activity=self._activity if "activity" in self.collectors else None,
             groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
             org_pool=self._org_pool,
             ai_code=self._ai_code if self._features.get(AI_CODE_TRACKING) else None,

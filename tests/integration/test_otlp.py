@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cursor_exporter import __version__
-from cursor_exporter.config import load_settings
+from cursor_exporter.config import TeamSource, load_settings
 from cursor_exporter.metrics import BY_NAME
 from cursor_exporter.service import Exporter
 
@@ -18,8 +18,7 @@ def started_exporter(team, storage, **settings) -> Exporter:
     """An exporter whose every collector has synced once, serving on loopback; no scheduler runs."""
     exporter = Exporter(
         load_settings({"web_listen_address": "127.0.0.1:0", "storage_path": storage, **settings}),
-        team.url,
-        team.sim.config.api_key,
+        [TeamSource(None, team.url, team.sim.config.api_key)],
         clock_ms=team.clock.now_ms,
     )
     for name in exporter.settings.polling_collectors():

@@ -12,22 +12,21 @@ import csv
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TextIO
 
 from cursor_exporter.ledger import EMPTY, Ledger, Tally, UsageKey, add
 from cursor_exporter.windows import floor_hour
 
 GROUPS = ("day", "user", "model", "kind")
-VALUE_COLUMNS = (
-    "events",
-    "input_tokens",
-    "output_tokens",
-    "cache_write_tokens",
-    "cache_read_tokens",
-    "charged_usd",
-    "token_fee_usd",
-    "request_units",
-)
+
+
+def _column(field: str) -> str:
+    """Export column of a :class:`Tally` field: money in cents becomes dollars."""
+    return field.removesuffix("_cents") + "_usd" if field.endswith("_cents") else field
+
+
+VALUE_COLUMNS = tuple(_column(field) for field in Tally._fields)
 
 Row = dict[str, str | int]
 
@@ -39,17 +38,12 @@ def _group_value(group: str, hour: int, key: UsageKey) -> str:
 
 
 def _row(columns: dict[str, str], tally: Tally) -> Row:
-    return {
-        **columns,
-        "events": tally.events,
-        "input_tokens": tally.input_tokens,
-        "output_tokens": tally.output_tokens,
-        "cache_write_tokens": tally.cache_write_tokens,
-        "cache_read_tokens": tally.cache_read_tokens,
-        "charged_usd": format(tally.charged_cents / 100, "f"),
-        "token_fee_usd": format(tally.token_fee_cents / 100, "f"),
-        "request_units": format(tally.request_units, "f"),
-    }
+    values: Row = {}
+    for field, value in zip(Tally._fields, tally, strict=True):
+        if field.endswith("_cents"):
+            value = value / 100
+        values[_column(field)] = format(value, "f") if isinstance(value, Decimal) else value
+    return {**columns, **values}
 
 
 def usage_rows(ledger: Ledger, start_ms: int, end_ms: int | None, group_by: Iterable[str]) -> list[Row]:

@@ -158,6 +158,7 @@ def _demo(settings: Settings) -> int:
             "sync_activity_interval": DEMO_INTERVAL_S,
             "sync_ai_code_interval": DEMO_INTERVAL_S,
             "sync_org_interval": DEMO_INTERVAL_S,
+            "sync_org_usage_interval": DEMO_INTERVAL_S,
             "org_api_key": SecretStr(DEMO_ORG_KEY),
             "org_id": sim.config.organization_id,
             "billing_seat_price_usd": settings.billing_seat_price_usd or Decimal(40),

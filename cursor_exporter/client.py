@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +33,7 @@ from cursor_exporter.records import (
     MemberSpend,
     PooledUsage,
     UsageEvent,
+    iso_ms,
     parse_many,
 )
 
@@ -49,12 +49,15 @@ READ_ENDPOINTS = frozenset(
         ("GET", "/teams/groups"),
         ("GET", "/analytics/ai-code/commits"),
         ("POST", "/organizations/pooled-usage"),
+        ("POST", "/organizations/filtered-usage-events"),
     }
 )
 # Routes that answer If-None-Match with a 304 that does not count against the rate limit.
 ETAG_ROUTES = frozenset({"/analytics/ai-code/commits"})
 AI_CODE_PAGE_SIZE = 1000
 EVENTS_PAGE_SIZE = 1000
+TEAM_EVENTS_ENDPOINT = "/teams/filtered-usage-events"
+ORG_EVENTS_ENDPOINT = "/organizations/filtered-usage-events"
 SPEND_PAGE_SIZE = 100
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -146,18 +149,6 @@ class GroupsReport:
     cycle_start_ms: int | None
     cycle_end_ms: int | None
     groups: tuple[BillingGroup, ...]
-
-
-def _iso_ms(value: Any) -> int | None:
-    """Epoch ms of an ISO 8601 timestamp (or of epoch-ms numbers, tolerated); None when unusable."""
-    if isinstance(value, int | Decimal):
-        return int(value)
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    except ValueError:
-        return None
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -339,7 +330,7 @@ class CursorClient:
         if errors:
             self.stats.count_malformed("/teams/groups", errors)
         cycle = body.get("billingCycle") or {}
-        return GroupsReport(_iso_ms(cycle.get("cycleStart")), _iso_ms(cycle.get("cycleEnd")), tuple(groups))
+        return GroupsReport(iso_ms(cycle.get("cycleStart")), iso_ms(cycle.get("cycleEnd")), tuple(groups))
 
     def daily_usage(self, start_ms: int, end_ms: int) -> list[DailyRow]:
         """/teams/daily-usage-data rows of users active in [start_ms, end_ms] (at most 30 days)."""
@@ -388,11 +379,18 @@ class CursorClient:
 
     def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
         """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""
-        endpoint = "/teams/filtered-usage-events"
+        return self._events_page(TEAM_EVENTS_ENDPOINT, {}, start_ms, end_ms, page)
+
+    def org_usage_events_page(self, organization_id: str, start_ms: int, end_ms: int, page: int) -> EventsPage:
+        """One page of /organizations/filtered-usage-events (organization key, every team, ``teamId`` per event)."""
+        return self._events_page(ORG_EVENTS_ENDPOINT, {"organizationId": organization_id}, start_ms, end_ms, page)
+
+    def _events_page(self, endpoint: str, scope: dict, start_ms: int, end_ms: int, page: int) -> EventsPage:
+        # pageSize is always sent: the default is 100 on the team route and 10 on the organization route.
         body = self.request(
             "POST",
             endpoint,
-            {"startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": EVENTS_PAGE_SIZE},
+            {**scope, "startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": EVENTS_PAGE_SIZE},
         )
         if not isinstance(body, dict):
             raise ApiError(endpoint, 200, "response is not a JSON object")

@@ -30,9 +30,10 @@ from pydantic_settings import (
 
 from cursor_exporter.snapshot import BillingSettings
 
-COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "org", "cost", "mapping")
+COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "org", "org_usage", "cost", "mapping")
 # Collectors that poll the API on a schedule; the others derive their families from these or from files.
-POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code", "org")
+POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code", "org", "org_usage")
+ORG_COLLECTORS = frozenset({"org", "org_usage"})
 # Keys on the command line end up in shell history and `ps`, so only the environment and files carry
 # them; lists and tables have no flag form and come from the config file (or JSON in the environment).
 NOT_A_FLAG_FIELDS = frozenset({"api_key", "org_api_key", "teams", "budget_groups"})
@@ -136,6 +137,10 @@ class Settings(BaseSettings):
     sync_activity_interval: float = Field(3600.0, description="How often /teams/daily-usage-data is polled.")
     sync_ai_code_interval: float = Field(900.0, description="How often AI Code Tracking commits are polled.")
     sync_org_interval: float = Field(900.0, description="How often /organizations/pooled-usage is polled.")
+    sync_org_usage_interval: float = Field(
+        600.0,
+        description="How often /organizations/filtered-usage-events is synced.",
+    )
     sync_settle_lookback: float = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
@@ -192,6 +197,11 @@ class Settings(BaseSettings):
         True, description="AI Code Tracking (Enterprise, alpha): AI lines per repository and cost attribution."
     )
     collector_org: bool = Field(True, description="/organizations/pooled-usage, when an organization key is set.")
+    collector_org_usage: bool = Field(
+        True,
+        description="/organizations/filtered-usage-events, when an organization key is set: every team's spend "
+        "and tokens with a `team` label.",
+    )
     collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
     collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
 
@@ -224,6 +234,7 @@ class Settings(BaseSettings):
         "sync_activity_interval",
         "sync_ai_code_interval",
         "sync_org_interval",
+        "sync_org_usage_interval",
         "sync_settle_lookback",
         "sync_end_delay",
         "api_timeout",
@@ -308,7 +319,9 @@ class Settings(BaseSettings):
         """The enabled collectors that poll the API, in the order of their first sync."""
         has_org = self.org_api_key is not None or self.org_api_key_file is not None
         return tuple(
-            name for name in POLLING_COLLECTORS if getattr(self, f"collector_{name}") and (name != "org" or has_org)
+            name
+            for name in POLLING_COLLECTORS
+            if getattr(self, f"collector_{name}") and (name not in ORG_COLLECTORS or has_org)
         )
 
     def resolve_org_api_key(self) -> str | None:

@@ -28,13 +28,17 @@ from cursor_exporter.windows import BucketState, Window, floor_hour
 
 
 class UsageKey(NamedTuple):
-    """The finest grain the ledger keeps; every exported usage family is a roll-up of it."""
+    """The finest grain the ledger keeps; every exported usage family is a roll-up of it.
+
+    ``team`` is the event's ``teamId`` in the organization ledger and empty in a team's own.
+    """
 
     user: str
     model: str
     kind: str
     max_mode: bool
     source: str
+    team: str = ""
 
 
 class Tally(NamedTuple):
@@ -87,7 +91,7 @@ def aggregate(events: Iterable[UsageEvent]) -> dict[tuple[int, UsageKey], Tally]
     """Sum events per (hour, series)."""
     sums: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
     for event in events:
-        key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source)
+        key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source, event.team_id or "")
         slot = (floor_hour(event.timestamp), key)
         sums[slot] = add(sums[slot], tally_event(event))
     return dict(sums)
@@ -95,16 +99,16 @@ def aggregate(events: Iterable[UsageEvent]) -> dict[tuple[int, UsageKey], Tally]
 
 def _to_row(key: UsageKey, tally: Tally) -> tuple[tuple, tuple]:
     return (
-        (key.user, key.model, key.kind, int(key.max_mode), key.source),
+        (key.user, key.model, key.kind, int(key.max_mode), key.source, key.team),
         tuple(str(v) if isinstance(v, Decimal) else v for v in tally),
     )
 
 
 def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
-    user, model, kind, max_mode, source = key
+    user, model, kind, max_mode, source, team = key
     ints = [int(v) for v in values[:5]]
     money = [Decimal(v) for v in values[5:]]
-    return UsageKey(user, model, kind, bool(max_mode), source), Tally(*ints, *money)
+    return UsageKey(user, model, kind, bool(max_mode), source, team), Tally(*ints, *money)
 
 
 ON_DEMAND_KIND = "Usage-based"

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's schedule, not at scrape time."
 USAGE_LABELS = ("model", "kind", "max_mode", "source")
+ORG_USAGE_LABELS = ("team", *USAGE_LABELS)
 TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
 
 # The OTLP mapping. An OTLP name is the Prometheus name without ``_total`` and its unit suffix, with
@@ -87,6 +88,7 @@ def dollars(cents: Decimal) -> float:
 
 
 _EVENTS = "/teams/filtered-usage-events"
+_ORG_EVENTS = "/organizations/filtered-usage-events"
 
 FAMILIES: tuple[Family, ...] = (
     # Usage events, team level.
@@ -416,6 +418,83 @@ FAMILIES: tuple[Family, ...] = (
         "Budget limit of a team within the pool in US dollars; absent when none is set.",
         "/organizations/pooled-usage: teams[].budgetLimitCents / 100",
         "org",
+    ),
+    # Organization usage events: every team of the organization, through the organization key.
+    Family(
+        "cursor_org_usage_events_total",
+        "counter",
+        ORG_USAGE_LABELS,
+        "Usage events of each team of the organization (team = Cursor team id). Organization events "
+        "carry no cloud-agent or automation id, so those count as source=headless here.",
+        f"{_ORG_EVENTS}: one per event, by teamId",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_tokens_total",
+        "counter",
+        (*ORG_USAGE_LABELS, "token_type"),
+        "Tokens used by each team of the organization, by token type.",
+        f"{_ORG_EVENTS}: tokenUsage.inputTokens/outputTokens/cacheWriteTokens/cacheReadTokens, by teamId",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_charged_usd_total",
+        "counter",
+        ORG_USAGE_LABELS,
+        "Money charged for each team's usage in US dollars, counted from the pool's contract start.",
+        f"{_ORG_EVENTS}: chargedCents / 100, by teamId",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_token_fee_usd_total",
+        "counter",
+        ORG_USAGE_LABELS,
+        "Cursor token fee of each team in US dollars; already included in cursor_org_usage_charged_usd_total.",
+        f"{_ORG_EVENTS}: cursorTokenFee / 100, by teamId",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_request_units_total",
+        "counter",
+        ORG_USAGE_LABELS,
+        "Request units of legacy request-based pricing per team; a count of units, not money.",
+        f"{_ORG_EVENTS}: requestsCosts, by teamId",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_charged_revised_down_usd_total",
+        "counter",
+        ORG_USAGE_LABELS,
+        "Downward revisions of each team's charged money that counters cannot follow.",
+        f"{_ORG_EVENTS}: decreases of chargedCents / 100 between re-fetches of a window",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_usage_contract_charged_usd",
+        "gauge",
+        ORG_USAGE_LABELS,
+        "Money charged per team since the pool's contract start in US dollars; exact, follows revisions. "
+        "Summed by team it reconciles with cursor_org_team_used_usd.",
+        f"{_ORG_EVENTS}: chargedCents / 100 since pool.contractStartDate",
+        "org_usage",
+    ),
+    Family(
+        "cursor_org_user_charged_usd_total",
+        "counter",
+        ("team", "user"),
+        "Money charged per user of each team of the organization in US dollars.",
+        f"{_ORG_EVENTS}: chargedCents / 100, by teamId and userEmail",
+        "org_usage",
+        per_user=True,
+    ),
+    Family(
+        "cursor_org_user_contract_charged_usd",
+        "gauge",
+        ("team", "user"),
+        "Money charged per user of each team since the pool's contract start in US dollars; exact.",
+        f"{_ORG_EVENTS}: chargedCents / 100 since pool.contractStartDate, by teamId and userEmail",
+        "org_usage",
+        per_user=True,
     ),
     # Seats, cost, budgets and forecast.
     Family(

@@ -7,6 +7,7 @@ the JSON text, so fractional cents are never rounded through binary floats.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -21,6 +22,18 @@ def _opaque_id(value: Any) -> str | None:
 
 def _lower_email(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def iso_ms(value: Any) -> int | None:
+    """Epoch ms of an ISO 8601 timestamp (or of epoch-ms numbers, tolerated); None when unusable."""
+    if isinstance(value, int | Decimal):
+        return int(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
 
 
 OpaqueId = Annotated[str | None, BeforeValidator(_opaque_id)]
@@ -62,6 +75,7 @@ class UsageEvent(Record):
     service_account_id: OpaqueId = Field(None, alias="serviceAccountId")
     cloud_agent_id: OpaqueId = Field(None, alias="cloudAgentId")
     automation_id: OpaqueId = Field(None, alias="automationId")
+    team_id: OpaqueId = Field(None, alias="teamId")  # organization events only
 
     @property
     def charged(self) -> Decimal:
@@ -183,7 +197,8 @@ class PooledUsage(Record):
     limit_cents: Decimal | None = None
     used_cents: Decimal = ZERO
     remaining_cents: Decimal | None = None
-    contract_end: str | None = None
+    contract_start_ms: int | None = None
+    contract_end_ms: int | None = None
     teams: tuple[PoolTeam, ...] = ()
 
     @classmethod
@@ -195,7 +210,8 @@ class PooledUsage(Record):
                 "limit_cents": pool.get("limitCents"),
                 "used_cents": pool.get("usedCents") or 0,
                 "remaining_cents": pool.get("remainingCents"),
-                "contract_end": pool.get("contractEndDate"),
+                "contract_start_ms": iso_ms(pool.get("contractStartDate")),
+                "contract_end_ms": iso_ms(pool.get("contractEndDate")),
                 "teams": body.get("teams") or [],
             }
         )

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from cursor_exporter.client import CursorClient
-from cursor_exporter.records import UsageEvent
+from cursor_exporter.client import ORG_EVENTS_ENDPOINT, TEAM_EVENTS_ENDPOINT, CursorClient
+from cursor_exporter.records import EventsPage, UsageEvent
 from cursor_exporter.windows import Window
 
 log = logging.getLogger(__name__)
 
 SCAN_ATTEMPTS = 3
-EVENTS_ENDPOINT = "/teams/filtered-usage-events"
 
 PageProgress = Callable[[int, int], None]
 
@@ -27,11 +26,22 @@ class InconsistentWindow(Exception):
 
 
 class WindowScanner:
-    """Fetches every event of a window, page by page; counts the scans that had to be repeated."""
+    """Fetches every event of a window, page by page; counts the scans that had to be repeated.
 
-    def __init__(self, client: CursorClient) -> None:
+    With an ``organization_id`` it reads the organization's events (every team's, each with its
+    ``teamId``) through an organization key; otherwise the team's own events.
+    """
+
+    def __init__(self, client: CursorClient, organization_id: str | None = None) -> None:
         self._client = client
+        self._organization_id = organization_id
+        self.endpoint = TEAM_EVENTS_ENDPOINT if organization_id is None else ORG_EVENTS_ENDPOINT
         self.inconsistent = 0
+
+    def _page(self, window: Window, page: int) -> EventsPage:
+        if self._organization_id is None:
+            return self._client.usage_events_page(window.start_ms, window.end_ms, page)
+        return self._client.org_usage_events_page(self._organization_id, window.start_ms, window.end_ms, page)
 
     def scan_consistently(self, window: Window, on_page: PageProgress | None = None) -> list[UsageEvent]:
         """All events of the window; raises :class:`InconsistentWindow` after ``SCAN_ATTEMPTS`` bad scans.
@@ -54,7 +64,7 @@ class WindowScanner:
         total: int | None = None
         page = 1
         while True:
-            result = self._client.usage_events_page(window.start_ms, window.end_ms, page)
+            result = self._page(window, page)
             if total is None:
                 total = result.total
             elif result.total != total:
@@ -71,5 +81,5 @@ class WindowScanner:
                 break
             page += 1
         if outside:
-            self._client.stats.count_malformed(EVENTS_ENDPOINT, outside)
+            self._client.stats.count_malformed(self.endpoint, outside)
         return events if received == total else None

@@ -17,7 +17,7 @@ from prometheus_client.core import Metric
 
 from cursor_exporter.client import CursorClient
 from cursor_exporter.collectors import collect_all
-from cursor_exporter.config import Settings, TeamSource, parse_pairs
+from cursor_exporter.config import ORG_COLLECTORS, Settings, TeamSource, parse_pairs
 from cursor_exporter.exposition import ExpositionCache, render
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.otlp import OtlpPusher, metric_exporter
@@ -116,6 +116,7 @@ class Exporter:
         org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
         self.org_client = client(teams[0].api_url, org_key) if org_key else None
+        self.org_store = Store(settings.storage_path / "organization") if org_key else None
         self.runtimes: list[TeamRuntime] = []
         for index, team in enumerate(teams):
             team_client = client(team.api_url, team.api_key)
@@ -123,7 +124,7 @@ class Exporter:
             engine = SyncEngine(
                 team_client,
                 store,
-                collectors=tuple(c for c in settings.polling_collectors() if c != "org" or index == 0),
+                collectors=tuple(c for c in settings.polling_collectors() if c not in ORG_COLLECTORS or index == 0),
                 settle_lookback_s=settings.sync_settle_lookback,
                 end_delay_s=settings.sync_end_delay,
                 clock_ms=clock_ms,
@@ -134,6 +135,7 @@ class Exporter:
                 user_mapping=settings.resolve_user_mapping(),
                 org_client=self.org_client if index == 0 else None,
                 org_id=settings.org_id,
+                org_store=self.org_store if index == 0 else None,
             )
             self.runtimes.append(TeamRuntime(team.name, team_client, store, engine))
         self.store = self.runtimes[0].store
@@ -192,6 +194,7 @@ class Exporter:
             "activity": self.settings.sync_activity_interval,
             "ai_code": self.settings.sync_ai_code_interval,
             "org": self.settings.sync_org_interval,
+            "org_usage": self.settings.sync_org_usage_interval,
         }
         first = datetime.now().astimezone()
         # Spend first: usage needs the cycle start it reports.
@@ -225,6 +228,8 @@ class Exporter:
             runtime.store.close()
         if self.org_client is not None:
             self.org_client.close()
+        if self.org_store is not None:
+            self.org_store.close()
 
     def run_until_signalled(self) -> None:
         """Start, then block until SIGINT or SIGTERM."""

@@ -53,6 +53,7 @@ class Snapshot:
     activity: ActivityView | None = None
     ai_code: AiCodeView | None = None
     org_pool: PooledUsage | None = None
+    org_usage: UsageView | None = None  # the organization ledger: every team's events, ``team`` in the key
     features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
     billing: BillingSettings = field(default_factory=BillingSettings)
     user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
@@ -61,5 +62,7 @@ class Snapshot:
     rate_limit_waits: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     malformed_records: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     tracked_users: frozenset[str] | None = None  # None: no per-user cap
+    org_tracked_users: frozenset[str] | None = None  # the same cap over the organization's users
+    per_user_usage: bool = True  # False while a backfill waits for the top-N cap to pick its users
     windows_fetched: int = 0
     windows_inconsistent: int = 0

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 DB_FILENAME = "cursor-exporter.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-KEY_COLUMNS = ("user", "model", "kind", "max_mode", "source")
+KEY_COLUMNS = ("user", "model", "kind", "max_mode", "source", "team")
 VALUE_COLUMNS = (
     "events",
     "input_tokens",
@@ -31,21 +31,25 @@ _KEYS = ", ".join(KEY_COLUMNS)
 _VALUES = ", ".join(VALUE_COLUMNS)
 _REVISED = ", ".join(f"revised_{c}" for c in VALUE_COLUMNS)
 
-_SCHEMA = f"""
+_USAGE_HOURS = f"""
 CREATE TABLE IF NOT EXISTS usage_hours (
     hour_start INTEGER NOT NULL, {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
     {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
     PRIMARY KEY (hour_start, {_KEYS})
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS usage_buckets (
-    hour_start INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL, covered_until INTEGER NOT NULL
-);
+"""
+_USAGE_TOTALS = f"""
 CREATE TABLE IF NOT EXISTS usage_totals (
     {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
     {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
     {", ".join(f"revised_{c} NOT NULL" for c in VALUE_COLUMNS)},
     PRIMARY KEY ({_KEYS})
 ) WITHOUT ROWID;
+"""
+_SCHEMA = f"""{_USAGE_HOURS}{_USAGE_TOTALS}
+CREATE TABLE IF NOT EXISTS usage_buckets (
+    hour_start INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL, covered_until INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS activity_days (day INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS activity_rows (
@@ -70,9 +74,26 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         version = self.get_state("schema_version")
-        if version is not None and int(version) != SCHEMA_VERSION:
+        if version == "1":
+            self._add_team_column()
+        elif version is not None and int(version) != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} has schema {version}; this version needs {SCHEMA_VERSION}")
         self.set_state("schema_version", str(SCHEMA_VERSION))
+
+    def _add_team_column(self) -> None:
+        """Schema 1 -> 2: the usage tables gain the ``team`` key column (empty for a team's own usage).
+
+        SQLite cannot change a primary key in place, so both tables are rebuilt in one transaction.
+        """
+        with self.transaction() as db:
+            for table, create in (("usage_hours", _USAGE_HOURS), ("usage_totals", _USAGE_TOTALS)):
+                old_columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+                db.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+                db.execute(create)
+                names = ", ".join(old_columns)
+                db.execute(f"INSERT INTO {table} ({names}, team) SELECT {names}, '' FROM {table}_v1")
+                db.execute(f"DROP TABLE {table}_v1")
+            self.set_state("schema_version", str(SCHEMA_VERSION), db)
 
     def close(self) -> None:
         """Close the database; WAL content is checkpointed by SQLite."""

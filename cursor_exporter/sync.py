@@ -27,10 +27,17 @@ from cursor_exporter.activity import (
 )
 from cursor_exporter.aicode import AiCodeView
 from cursor_exporter.aicode import build_view as build_ai_code_view
-from cursor_exporter.client import ApiError, CursorClient, FeatureUnavailable, GroupsReport, SpendReport
+from cursor_exporter.client import (
+    ORG_EVENTS_ENDPOINT,
+    ApiError,
+    CursorClient,
+    FeatureUnavailable,
+    GroupsReport,
+    SpendReport,
+)
 from cursor_exporter.ledger import Ledger, UsageView
 from cursor_exporter.records import BillingGroup, Member, MemberSpend, PooledUsage
-from cursor_exporter.scan import EVENTS_ENDPOINT, InconsistentWindow, WindowScanner
+from cursor_exporter.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.snapshot import BillingSettings, CollectorStatus, Snapshot
 from cursor_exporter.store import Store
 from cursor_exporter.windows import first_unsettled_hour, plan_windows
@@ -39,8 +46,13 @@ log = logging.getLogger(__name__)
 
 BILLING_GROUPS = "billing_groups"
 AI_CODE_TRACKING = "ai_code_tracking"
+ORGANIZATION = "organization"
 T = TypeVar("T")
 FEATURE_RECHECK_MS = 3_600_000
+# The top-N cap's sticky membership, per ledger (state keys in the team's store).
+TEAM_TRACKED_USERS = "tracked_users"
+ORG_TRACKED_USERS = "org_tracked_users"
+TRACKED_USERS_KEYS = (TEAM_TRACKED_USERS, ORG_TRACKED_USERS)
 
 
 def wall_clock_ms() -> int:
@@ -67,6 +79,7 @@ class SyncEngine:
         user_mapping: Mapping[str, Mapping[str, str]] | None = None,
         org_client: CursorClient | None = None,
         org_id: str | None = None,
+        org_store: Store | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -83,7 +96,9 @@ class SyncEngine:
         self._top_users = top_users
         self._billing = billing or BillingSettings()
         self._user_mapping = MappingProxyType(dict(user_mapping or {}))
-        self._tracked_users: frozenset[str] = frozenset(self._store.get_json("tracked_users") or ())
+        self._tracked_users: dict[str, frozenset[str]] = {
+            state_key: frozenset(self._store.get_json(state_key) or ()) for state_key in TRACKED_USERS_KEYS
+        }
         self._features: dict[str, bool] = {}
         self._feature_recheck_ms: dict[str, int] = {}
         self._spend = self._restore_spend()
@@ -94,6 +109,8 @@ class SyncEngine:
         self._org_client = org_client
         self._org_id = org_id
         self._org_pool: PooledUsage | None = None
+        self.org_ledger = Ledger(org_store) if org_store is not None else None
+        self._org_scanner = WindowScanner(org_client, org_id) if org_client is not None and org_id else None
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -129,6 +146,7 @@ class SyncEngine:
             "activity": self.sync_activity,
             "ai_code": self.sync_ai_code,
             "org": self.sync_org,
+            "org_usage": self.sync_org_usage,
         }[name]
         started = time.monotonic()
         requests_before = self._total_requests()
@@ -210,10 +228,15 @@ class SyncEngine:
             self._ai_code = build_ai_code_view(commits)
 
     def sync_org(self) -> None:
-        """Poll /organizations/pooled-usage with the organization key."""
+        """Poll /organizations/pooled-usage with the organization key (a 403 is gated like an Enterprise feature)."""
         if self._org_client is None or self._org_id is None:
             raise ApiError("/organizations/pooled-usage", 0, "no organization key and id configured")
-        self._org_pool = self._org_client.pooled_usage(self._org_id)
+        pool = self._fetch_gated(ORGANIZATION, self._fetch_pool)
+        if pool is not None:
+            self._org_pool = pool
+
+    def _fetch_pool(self) -> PooledUsage:
+        return self._org_client.pooled_usage(self._org_id)
 
     def sync_groups(self) -> None:
         """Poll /teams/groups (Enterprise). A 403 marks the feature unavailable and is re-checked hourly."""
@@ -258,52 +281,85 @@ class SyncEngine:
         return build_view(self._store.activity_rows(first), self.ledger.cycle_start_ms, newest)
 
     def sync_usage(self) -> None:
-        """Fetch every due usage window, oldest first, each stored in its own transaction."""
+        """Fetch every due window of the team's usage events, oldest first, each in its own transaction."""
         if self.ledger.cycle_start_ms is None:
             self.sync_spend()
-        planning_start = self.ledger.planning_start()
+        self._sync_windows(self.ledger, self._scanner)
+
+    def sync_org_usage(self) -> None:
+        """Fetch every due window of the organization's usage events (every team's) into the org ledger.
+
+        The organization ledger's period is the pool's contract, so its sums per team reconcile with
+        ``teams[].usedCents``; without contract dates it falls back to the team's billing cycle.
+        """
+        if self.org_ledger is None or self._org_scanner is None:
+            raise ApiError(ORG_EVENTS_ENDPOINT, 0, "no organization key, id and storage configured")
+        self._fetch_gated(ORGANIZATION, self._sync_org_windows)
+
+    def _sync_org_windows(self) -> None:
+        if self._org_pool is None:
+            self._org_pool = self._fetch_pool()
+        start = self._org_pool.contract_start_ms
+        if start is None:
+            if self.ledger.cycle_start_ms is None:
+                self.sync_spend()
+            start = self.ledger.cycle_start_ms
+        self.org_ledger.set_cycle_start(start)
+        self._sync_windows(self.org_ledger, self._org_scanner)
+
+    def _sync_windows(self, ledger: Ledger, scanner: WindowScanner) -> None:
+        planning_start = ledger.planning_start()
         sync_end = self._clock_ms() - self._end_delay_ms
-        windows = plan_windows(planning_start, sync_end, self.ledger.bucket_states(planning_start), self._lookback_ms)
-        log.debug("usage sync up to %d: %d windows due", sync_end, len(windows))
+        windows = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
+        log.debug("%s sync up to %d: %d windows due", scanner.endpoint, sync_end, len(windows))
         skipped = 0
         for window in windows:
             try:
-                events = self._scanner.scan_consistently(window)
+                events = scanner.scan_consistently(window)
             except InconsistentWindow:
                 skipped += 1
                 continue
-            self.ledger.replace_window(window, events, fetched_at_ms=sync_end)
+            ledger.replace_window(window, events, fetched_at_ms=sync_end)
             self._windows_fetched += 1
             if len(windows) > 1:  # a backfill shows its progress instead of nothing for minutes
-                self._publish(self.snapshot())
-        self.ledger.set_planning_start(
-            first_unsettled_hour(planning_start, sync_end, self.ledger.bucket_states(planning_start), self._lookback_ms)
+                self._publish(self.snapshot(backfilling=True))
+        ledger.set_planning_start(
+            first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
         )
         if skipped:
-            raise ApiError(EVENTS_ENDPOINT, 200, f"{skipped} windows kept changing while paged; retried next sync")
+            raise ApiError(scanner.endpoint, 200, f"{skipped} windows kept changing while paged; retried next sync")
 
-    def _update_tracked_users(self, usage: UsageView | None) -> frozenset[str] | None:
+    def _cap_has_room(self) -> bool:
+        return bool(self._top_users) and any(len(users) < self._top_users for users in self._tracked_users.values())
+
+    def _update_tracked_users(self, usage: UsageView | None, state_key: str) -> frozenset[str] | None:
         """The users with their own series under the top-N cap; once in, a user stays, so counters never fall."""
         if not self._top_users:
             return None
-        if usage is not None and len(self._tracked_users) < self._top_users:
+        tracked = self._tracked_users[state_key]
+        if usage is not None and len(tracked) < self._top_users:
             spend: dict[str, Decimal] = {}
             for key, tally in usage.counters.items():
                 spend[key.user] = spend.get(key.user, Decimal(0)) + tally.charged_cents
-            newcomers = sorted((u for u in spend if u not in self._tracked_users), key=lambda u: (-spend[u], u))
-            room = self._top_users - len(self._tracked_users)
+            newcomers = sorted((u for u in spend if u not in tracked), key=lambda u: (-spend[u], u))
+            room = self._top_users - len(tracked)
             if newcomers[:room]:
-                self._tracked_users = self._tracked_users | frozenset(newcomers[:room])
-                self._store.set_json("tracked_users", sorted(self._tracked_users))
-        return self._tracked_users
+                tracked = self._tracked_users[state_key] = tracked | frozenset(newcomers[:room])
+                self._store.set_json(state_key, sorted(tracked))
+        return tracked
 
-    def snapshot(self) -> Snapshot:
-        """An immutable picture of everything the collectors render."""
+    def snapshot(self, backfilling: bool = False) -> Snapshot:
+        """An immutable picture of everything the collectors render.
+
+        While a backfill is in progress the top-N cap does not pick its users yet: picked on the first
+        windows alone it would keep early spenders for good, so capped per-user usage waits until the end.
+        """
         requests, waits, malformed = self._client.stats.copy()
         if self._org_client is not None:
             org_requests, org_waits, org_malformed = self._org_client.stats.copy()
             requests, waits, malformed = requests | org_requests, waits | org_waits, malformed | org_malformed
         usage = self.ledger.view() if "usage" in self.collectors else None
+        org_usage = self.org_ledger.view() if self.org_ledger is not None and "org_usage" in self.collectors else None
         statuses = tuple(replace(status, next_run_s=self._next_run(status.name)) for status in self._status.values())
         return Snapshot(
             version=__version__,
@@ -314,9 +370,12 @@ class SyncEngine:
             activity=self._activity if "activity" in self.collectors else None,
             groups=self._groups if self._features.get(BILLING_GROUPS, self._groups is not None) else None,
             org_pool=self._org_pool,
+            org_usage=org_usage,
             ai_code=self._ai_code if self._features.get(AI_CODE_TRACKING) else None,
             features=MappingProxyType(dict(self._features)),
-            tracked_users=self._update_tracked_users(usage),
+            tracked_users=self._update_tracked_users(None if backfilling else usage, TEAM_TRACKED_USERS),
+            org_tracked_users=self._update_tracked_users(None if backfilling else org_usage, ORG_TRACKED_USERS),
+            per_user_usage=not (backfilling and self._cap_has_room()),
             billing=self._billing,
             user_mapping=self._user_mapping,
             collectors=statuses,
@@ -324,5 +383,6 @@ class SyncEngine:
             rate_limit_waits=MappingProxyType(waits),
             malformed_records=MappingProxyType(malformed),
             windows_fetched=self._windows_fetched,
-            windows_inconsistent=self._scanner.inconsistent,
+            windows_inconsistent=self._scanner.inconsistent
+            + (self._org_scanner.inconsistent if self._org_scanner is not None else 0),
         )

@@ -22,6 +22,7 @@ SOURCE_COLLECTORS: dict[str, CollectFunction] = {
     "activity": activity.collect,
     "ai_code": ai_code.collect,
     "org": org.collect,
+    "org_usage": usage.collect_org,
     "cost": cost.collect,
     "mapping": mapping.collect,
 }

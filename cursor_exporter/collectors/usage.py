@@ -1,16 +1,66 @@
-"""Usage-event families: events, tokens, charged money and request units, team-wide and per user."""
+"""Usage-event families: events, tokens, charged money and request units, team-wide and per user.
+
+The team's own ledger and the organization ledger are rendered by the same code: the organization's
+families carry a ``team`` label (the event's ``teamId``) and a contract period instead of a cycle.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client.core import Metric
 
 from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.ledger import EMPTY, Tally, UsageKey, add
+from cursor_exporter.ledger import EMPTY, Tally, UsageKey, UsageView, add
 from cursor_exporter.metrics import BY_NAME, TOKEN_TYPES, dollars
 from cursor_exporter.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class UsageFamilies:
+    """The family names one ledger is rendered into; ``period`` is the ledger's cycle (or contract)."""
+
+    events: str
+    tokens: str
+    charged: str
+    token_fee: str
+    request_units: str
+    revised: str
+    period: str
+    user_charged: str
+    user_period: str
+    user_events: str | None = None
+    user_tokens: str | None = None
+    by_team: bool = False
+
+
+TEAM_FAMILIES = UsageFamilies(
+    events="cursor_usage_events_total",
+    tokens="cursor_usage_tokens_total",
+    charged="cursor_usage_charged_usd_total",
+    token_fee="cursor_usage_token_fee_usd_total",
+    request_units="cursor_usage_request_units_total",
+    revised="cursor_usage_charged_revised_down_usd_total",
+    period="cursor_usage_cycle_charged_usd",
+    user_charged="cursor_user_charged_usd_total",
+    user_period="cursor_user_cycle_charged_usd",
+    user_events="cursor_user_usage_events_total",
+    user_tokens="cursor_user_tokens_total",
+)
+ORG_FAMILIES = UsageFamilies(
+    events="cursor_org_usage_events_total",
+    tokens="cursor_org_usage_tokens_total",
+    charged="cursor_org_usage_charged_usd_total",
+    token_fee="cursor_org_usage_token_fee_usd_total",
+    request_units="cursor_org_usage_request_units_total",
+    revised="cursor_org_usage_charged_revised_down_usd_total",
+    period="cursor_org_usage_contract_charged_usd",
+    user_charged="cursor_org_user_charged_usd_total",
+    user_period="cursor_org_user_contract_charged_usd",
+    by_team=True,
+)
 
 
 def roll_up(series: Mapping[UsageKey, Tally], grain: Callable[[UsageKey], Hashable]) -> dict:
@@ -30,59 +80,73 @@ def _tokens(tally: Tally) -> zip:
     )
 
 
-def _families(*names: str) -> list[Metric]:
-    return [BY_NAME[name].new() for name in names]
+def render_usage(
+    view: UsageView, labels: LabelPolicy, tracked: Collection[str] | None, names: UsageFamilies, per_user: bool
+) -> Iterator[Metric]:
+    """The families of one ledger view, team-wide and, when ``per_user``, per user."""
 
+    def team(key: UsageKey) -> tuple[str, ...]:
+        return (key.team or "unknown",) if names.by_team else ()
 
-def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
-    """Families of the ``usage`` collector."""
-    if snapshot.usage is None:
-        return
-    view = snapshot.usage
+    def usage_grain(key: UsageKey) -> tuple[str, ...]:
+        return (*team(key), labels.model(key.model), key.kind, "true" if key.max_mode else "false", key.source)
 
-    def team_grain(key: UsageKey) -> tuple[str, str, str, str]:
-        return labels.model(key.model), key.kind, "true" if key.max_mode else "false", key.source
-
-    events, tokens, charged, fee, units = _families(
-        "cursor_usage_events_total",
-        "cursor_usage_tokens_total",
-        "cursor_usage_charged_usd_total",
-        "cursor_usage_token_fee_usd_total",
-        "cursor_usage_request_units_total",
+    events, tokens, charged, fee, units, revised, period = (
+        BY_NAME[name].new()
+        for name in (
+            names.events,
+            names.tokens,
+            names.charged,
+            names.token_fee,
+            names.request_units,
+            names.revised,
+            names.period,
+        )
     )
-    for group, tally in sorted(roll_up(view.counters, team_grain).items()):
+    for group, tally in sorted(roll_up(view.counters, usage_grain).items()):
         events.add_metric(group, tally.events)
         for token_type, count in _tokens(tally):
             tokens.add_metric((*group, token_type), count)
         charged.add_metric(group, dollars(tally.charged_cents))
         fee.add_metric(group, dollars(tally.token_fee_cents))
         units.add_metric(group, float(tally.request_units))
-    (revised,) = _families("cursor_usage_charged_revised_down_usd_total")
-    for group, tally in sorted(roll_up(view.revised, team_grain).items()):
+    for group, tally in sorted(roll_up(view.revised, usage_grain).items()):
         if tally.charged_cents:
             revised.add_metric(group, dollars(tally.charged_cents))
-    (cycle,) = _families("cursor_usage_cycle_charged_usd")
-    for group, tally in sorted(roll_up(view.cycle, team_grain).items()):
-        cycle.add_metric(group, dollars(tally.charged_cents))
-    yield from (events, tokens, charged, fee, units, revised, cycle)
+    for group, tally in sorted(roll_up(view.cycle, usage_grain).items()):
+        period.add_metric(group, dollars(tally.charged_cents))
+    yield from (events, tokens, charged, fee, units, revised, period)
 
-    if not labels.per_user:
+    if not (per_user and labels.per_user):
         return
 
-    def user_grain(key: UsageKey) -> str:
-        return labels.user(key.user, snapshot.tracked_users)
+    def user_grain(key: UsageKey) -> tuple[str, ...]:
+        return (*team(key), labels.user(key.user, tracked))
 
-    user_events, user_tokens, user_charged, user_cycle = _families(
-        "cursor_user_usage_events_total",
-        "cursor_user_tokens_total",
-        "cursor_user_charged_usd_total",
-        "cursor_user_cycle_charged_usd",
-    )
-    for user, tally in sorted(roll_up(view.counters, user_grain).items()):
-        user_events.add_metric((user,), tally.events)
-        for token_type, count in _tokens(tally):
-            user_tokens.add_metric((user, token_type), count)
-        user_charged.add_metric((user,), dollars(tally.charged_cents))
-    for user, tally in sorted(roll_up(view.cycle, user_grain).items()):
-        user_cycle.add_metric((user,), dollars(tally.charged_cents))
-    yield from (user_events, user_tokens, user_charged, user_cycle)
+    user_charged, user_period = BY_NAME[names.user_charged].new(), BY_NAME[names.user_period].new()
+    user_events = BY_NAME[names.user_events].new() if names.user_events else None
+    user_tokens = BY_NAME[names.user_tokens].new() if names.user_tokens else None
+    for group, tally in sorted(roll_up(view.counters, user_grain).items()):
+        if user_events is not None:
+            user_events.add_metric(group, tally.events)
+        if user_tokens is not None:
+            for token_type, count in _tokens(tally):
+                user_tokens.add_metric((*group, token_type), count)
+        user_charged.add_metric(group, dollars(tally.charged_cents))
+    for group, tally in sorted(roll_up(view.cycle, user_grain).items()):
+        user_period.add_metric(group, dollars(tally.charged_cents))
+    yield from (family for family in (user_events, user_tokens, user_charged, user_period) if family is not None)
+
+
+def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+    """Families of the ``usage`` collector: the team's own usage events."""
+    if snapshot.usage is not None:
+        yield from render_usage(snapshot.usage, labels, snapshot.tracked_users, TEAM_FAMILIES, snapshot.per_user_usage)
+
+
+def collect_org(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+    """Families of the ``org_usage`` collector: every team's usage events through the organization key."""
+    if snapshot.org_usage is not None:
+        yield from render_usage(
+            snapshot.org_usage, labels, snapshot.org_tracked_users, ORG_FAMILIES, snapshot.per_user_usage
+        )

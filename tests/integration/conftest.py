@@ -23,7 +23,7 @@ from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine
 
 ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
-RENDERED_COLLECTORS = (*ALL_COLLECTORS, "org", "cost", "mapping")
+RENDERED_COLLECTORS = (*ALL_COLLECTORS, "org", "org_usage", "cost", "mapping")
 END_DELAY_S = 60
 
 
@@ -56,6 +56,7 @@ class Team:
         top_users=0,
         billing=None,
         org=False,
+        org_id=None,
         user_mapping=None,
         **client_options,
     ) -> SyncEngine:
@@ -73,7 +74,8 @@ class Team:
             billing=billing,
             org_client=org_client,
             user_mapping=user_mapping,
-            org_id=self.sim.config.organization_id if org else None,
+            org_id=(org_id or self.sim.config.organization_id) if org else None,
+            org_store=Store(storage / "organization") if org else None,
         )
         self._engines.append((engine, client, store))
         return engine

@@ -9,11 +9,14 @@ import pytest
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
 
-from .conftest import ALL_COLLECTORS, exposition, sync_all
-from .truth import parse
+from .conftest import ALL_COLLECTORS, END_DELAY_S, exposition, sync_all
+from .truth import expected_org_usage, parse
 
 WEDNESDAY_3PM = 1795014000000
 USERS = 5000
+ORG_KEY = "org_cardinality_key"
+ORG_TEAM_USERS = 500
+ORG_COLLECTORS = ("org", "org_usage")
 
 
 @pytest.fixture(scope="module")
@@ -24,27 +27,45 @@ def big_team_engine(tmp_path_factory):
     from cursor_exporter.sync import SyncEngine
 
     config = SimulatorConfig(
-        users=USERS, events_per_user_per_day=4, cycle_start_days_ago=1, enterprise=True, rate_limits=False
+        users=USERS,
+        events_per_user_per_day=4,
+        cycle_start_days_ago=1,
+        enterprise=True,
+        rate_limits=False,
+        org_api_key=ORG_KEY,
+        org_team_ids=(7, 8),  # this team and a second one of ORG_TEAM_USERS
+        org_team_users=ORG_TEAM_USERS,
     )
     sim = Simulator(config, clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0))
     server = sim.serve()
     engines = {}
     clients = []
-    for cap in (0, 100):
+    # The default settings (a team key only); the cap with an organization key too; no cap with one.
+    for name, cap, org in (("default", 0, False), ("cap100", 100, True), ("org", 0, True)):
         # This test is about series, not pacing: a 50-page /teams/spend must not wait minutes.
-        client = CursorClient(server.url, config.api_key, rate_limit_share=1.0, rate_limit_period=0.01)
-        clients.append(client)
+        client, org_client = (
+            CursorClient(server.url, key, rate_limit_share=1.0, rate_limit_period=0.01)
+            for key in (config.api_key, config.org_api_key)
+        )
+        clients += [client, org_client]
+        storage = tmp_path_factory.mktemp(name)
         engine = SyncEngine(
             client,
-            Store(tmp_path_factory.mktemp(f"cap{cap}")),
-            collectors=ALL_COLLECTORS,
+            Store(storage),
+            collectors=(*ALL_COLLECTORS, *ORG_COLLECTORS) if org else ALL_COLLECTORS,
             settle_lookback_s=48 * 3600,
-            end_delay_s=60,
+            end_delay_s=END_DELAY_S,
             clock_ms=sim.clock.now_ms,
             top_users=cap,
+            org_client=org_client if org else None,
+            org_id=config.organization_id if org else None,
+            org_store=Store(storage / "organization") if org else None,
         )
         sync_all(engine)
-        engines[cap] = engine
+        if org:
+            for collector in ORG_COLLECTORS:
+                assert engine.run(collector)
+        engines[name] = engine
     yield sim, engines
     for client in clients:
         client.close()
@@ -108,12 +129,16 @@ def count(engine, labels=None):
     return series, by_family
 
 
-def test_series_count_of_5000_users_matches_the_formula_and_stays_under_70k(big_team_engine):
-    sim, engines = big_team_engine
-    _series, by_family = count(engines[0])
-    truth = sim.truth(end_ms=sim.clock.now_ms() - 60_000)  # where the exporter's windows end
+def org_formula(combos, revised, user_pairs, teams, budgets):
+    """docs/metrics.md, with an organization key: 9Co + Do + 2Uo + 3 + T + Tb."""
+    return 9 * combos + revised + 2 * user_pairs + 3 + teams + budgets
+
+
+def team_series(sim, by_family) -> int:
+    """The formula's value for the team as the exporter's windows see it (ending END_DELAY_S ago)."""
+    truth = sim.truth(end_ms=sim.clock.now_ms() - END_DELAY_S * 1000)
     groups = sim.truth_groups()["groups"].values()
-    expected = formula(
+    return formula(
         users=len(truth["users"]),
         spend_rows=len(truth["spend"]),
         limits=sum(1 for row in truth["spend"] if row["effectivePerUserLimitDollars"] is not None),
@@ -126,9 +151,34 @@ def test_series_count_of_5000_users_matches_the_formula_and_stays_under_70k(big_
         ai_code=ai_code_series(sim),
         fixed=fixed_series(by_family),
     )
-    assert len(truth["users"]) > 4000
+
+
+def org_terms(sim) -> tuple[int, int, int, int]:
+    """(Co, Uo, T, Tb) from the organization truth, as far as the exporter's windows reach."""
+    truth = sim.truth_org(end_ms=sim.clock.now_ms() - END_DELAY_S * 1000)
+    expected = expected_org_usage(truth)
+    combos = sum(1 for name, _ in expected if name == "cursor_org_usage_events_total")
+    user_pairs = sum(1 for name, _ in expected if name == "cursor_org_user_charged_usd_total")
+    budgets = sum(1 for team in truth["teams"] if team["budgetLimitCents"] is not None)
+    return combos, user_pairs, len(truth["teams"]), budgets
+
+
+def test_series_count_of_5000_users_matches_the_formula_and_stays_under_70k(big_team_engine):
+    sim, engines = big_team_engine
+    _series, by_family = count(engines["default"])
+    assert len(sim.truth()["users"]) > 4000
+    assert not any(name.startswith("cursor_org_") for name in by_family)
+    assert sum(by_family.values()) == team_series(sim, by_family)
+    assert sum(by_family.values()) < 70_000
+
+
+def test_series_count_with_an_organization_key_matches_the_formula(big_team_engine):
+    sim, engines = big_team_engine
+    _series, by_family = count(engines["org"])
+    combos, user_pairs, teams, budgets = org_terms(sim)
+    assert user_pairs > USERS  # both teams' users, each with its own series
+    expected = team_series(sim, by_family) + org_formula(combos, 0, user_pairs, teams, budgets)
     assert sum(by_family.values()) == expected
-    assert expected < 70_000
 
 
 def test_top_100_cap_keeps_the_series_under_10k_at_every_user_label_setting(big_team_engine):
@@ -136,12 +186,15 @@ def test_top_100_cap_keeps_the_series_under_10k_at_every_user_label_setting(big_
     truth = sim.truth()
     combos = len(truth["usage"])
     roles = len(truth["members"]["byRole"])
+    org_combos, _, teams, budgets = org_terms(sim)
     for mode, key in (("email", None), ("hash", b"k" * 16), ("domain", None), ("none", None)):
-        series, by_family = count(engines[100], LabelPolicy(mode, key))
-        users = {dict(labels).get("user") for name, labels in series if name == "cursor_user_charged_usd_total"}
-        assert len(users) <= 101
+        series, by_family = count(engines["cap100"], LabelPolicy(mode, key))
+        for family in ("cursor_user_charged_usd_total", "cursor_org_user_charged_usd_total"):
+            users = {dict(labels).get("user") for name, labels in series if name == family}
+            assert len(users) <= 101, (mode, family)
         assert sum(by_family.values()) < 10_000, (mode, sum(by_family.values()))
-        # Worst case of the formula with U = S = L = Mg = 101 (the tracked users and __other__).
+        # Worst case of the formula with U = S = L = Mg = 101 (the tracked users and __other__), every
+        # combination revised, and 101 users in each team of the organization.
         groups = len(sim.truth_groups()["groups"])
         worst = formula(
             101,
@@ -155,5 +208,5 @@ def test_top_100_cap_keeps_the_series_under_10k_at_every_user_label_setting(big_
             activity_series(sim),
             ai_code_series(sim),
             fixed_series(by_family),
-        )
+        ) + org_formula(org_combos, org_combos, teams * 101, teams, budgets)
         assert sum(by_family.values()) <= worst

@@ -48,9 +48,11 @@ def seeded_exposition(make_team, tmp_path) -> str:
         user_default_budget_usd=Decimal(100),
         group_budgets_usd={"Engineering": Decimal(500)},
     )
-    engine = team.engine(tmp_path, (*ALL_COLLECTORS, "org"), org=True, billing=billing, user_mapping=mapping)
+    collectors = (*ALL_COLLECTORS, "org", "org_usage")
+    engine = team.engine(tmp_path, collectors, org=True, billing=billing, user_mapping=mapping)
     sync_all(engine)
     assert engine.run("org")
+    assert engine.run("org_usage")
     return exposition(engine, LabelPolicy(per_user_activity=True))
 
 

@@ -24,7 +24,7 @@ EVENTS = "/teams/filtered-usage-events"
 def all_synced(text: str) -> bool:
     return all(
         f'cursor_exporter_collector_success{{collector="{name}"}} 1.0' in text
-        for name in ("spend", "members", "groups", "usage", "activity", "ai_code", "org")
+        for name in ("spend", "members", "groups", "usage", "activity", "ai_code", "org", "org_usage")
     )
 
 
@@ -49,6 +49,7 @@ def test_readme_first_command_serves_demo_metrics_within_30_seconds(exporter_pro
         "cursor_repo_cycle_charged_usd",
         "cursor_forecast_cycle_charged_usd",
         "cursor_org_pool_used_usd",
+        "cursor_org_usage_charged_usd_total",
         "cursor_budget_usd",
         "cursor_cycle_cost_usd",
     ):

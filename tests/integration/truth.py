@@ -29,38 +29,58 @@ def usd(cents: str) -> float:
     return float(Decimal(cents) / 100)
 
 
+# Organization events carry no cloudAgentId or automationId, so the exporter can only see those as headless.
+ORG_EVENT_SOURCES = {"cloud_agent": "headless", "automation": "headless"}
+
+
 def expected_usage(truth: dict, counters: bool = True, cycle: bool = True) -> Series:
     """Usage families, team and user level, as the truth says they must be."""
+    return _expected_usage(truth, "cursor_usage", "cursor_user", "cycle", counters, cycle, per_user_detail=True)
+
+
+def expected_org_usage(truth_org: dict) -> Series:
+    """Organization usage families (``team`` = teamId), from ``Simulator.truth_org`` rows."""
+    return _expected_usage(truth_org, "cursor_org_usage", "cursor_org_user", "contract", True, True, False)
+
+
+def _expected_usage(
+    truth: dict, usage: str, user: str, period: str, counters: bool, cycle: bool, per_user_detail: bool
+) -> Series:
     expected: Series = {}
+
+    def add(name: str, labels: dict, value: float | int) -> None:
+        key = (name, frozenset(labels.items()))
+        expected[key] = expected.get(key, 0) + value
+
     for row in truth["usage"]:
-        labels = {
-            "model": row["model"],
-            "kind": row["kind"],
-            "max_mode": "true" if row["maxMode"] else "false",
-            "source": row["source"],
-        }
-        key = frozenset(labels.items())
+        team = {"team": str(row["teamId"])} if "teamId" in row else {}
+        source = ORG_EVENT_SOURCES.get(row["source"], row["source"]) if team else row["source"]
+        labels = {**team, "model": row["model"], "kind": row["kind"], "max_mode": str(row["maxMode"]).lower()}
+        labels["source"] = source
         if counters:
-            expected[("cursor_usage_events_total", key)] = row["events"]
-            expected[("cursor_usage_charged_usd_total", key)] = usd(row["chargedCents"])
-            expected[("cursor_usage_token_fee_usd_total", key)] = usd(row["cursorTokenFee"])
-            expected[("cursor_usage_request_units_total", key)] = float(Decimal(row["requestsCosts"]))
+            add(f"{usage}_events_total", labels, row["events"])
+            add(f"{usage}_charged_usd_total", labels, Decimal(row["chargedCents"]))
+            add(f"{usage}_token_fee_usd_total", labels, Decimal(row["cursorTokenFee"]))
+            add(f"{usage}_request_units_total", labels, Decimal(row["requestsCosts"]))
             for token_type, field in TOKEN_FIELDS.items():
-                token_key = frozenset({**labels, "token_type": token_type}.items())
-                expected[("cursor_usage_tokens_total", token_key)] = row[field]
+                add(f"{usage}_tokens_total", {**labels, "token_type": token_type}, row[field])
         if cycle:
-            expected[("cursor_usage_cycle_charged_usd", key)] = usd(row["chargedCents"])
+            add(f"{usage}_{period}_charged_usd", labels, Decimal(row["chargedCents"]))
     for row in truth["users"]:
-        key = frozenset({"user": row["email"]}.items())
+        labels = {**({"team": str(row["teamId"])} if "teamId" in row else {}), "user": row["email"]}
         if counters:
-            expected[("cursor_user_usage_events_total", key)] = row["events"]
-            expected[("cursor_user_charged_usd_total", key)] = usd(row["chargedCents"])
-            for token_type, field in TOKEN_FIELDS.items():
-                token_key = frozenset({"user": row["email"], "token_type": token_type}.items())
-                expected[("cursor_user_tokens_total", token_key)] = row[field]
+            add(f"{user}_charged_usd_total", labels, Decimal(row["chargedCents"]))
+            if per_user_detail:
+                add(f"{user}_usage_events_total", labels, row["events"])
+                for token_type, field in TOKEN_FIELDS.items():
+                    add(f"{user}_tokens_total", {**labels, "token_type": token_type}, row[field])
         if cycle:
-            expected[("cursor_user_cycle_charged_usd", key)] = usd(row["chargedCents"])
-    return expected
+            add(f"{user}_{period}_charged_usd", labels, Decimal(row["chargedCents"]))
+    # Money was summed exactly in cents; the exporter rounds once, to float dollars.
+    return {
+        key: float(value / 100) if "_usd" in key[0] else float(value) if isinstance(value, Decimal) else value
+        for key, value in expected.items()
+    }
 
 
 def expected_spend_and_members(truth: dict) -> Series:

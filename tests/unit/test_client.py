@@ -42,6 +42,7 @@ def test_allow_list_holds_only_reads():
         "/teams/groups",
         "/analytics/ai-code/commits",
         "/organizations/pooled-usage",
+        "/organizations/filtered-usage-events",
     }
 
 

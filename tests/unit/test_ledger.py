@@ -95,3 +95,49 @@ def test_a_window_that_comes_back_empty_removes_what_it_held(tmp_path):
     assert KEY not in view.cycle
     assert view.counters[KEY].input_tokens == 100
     assert view.revised[KEY].input_tokens == 100
+
+
+# The usage tables as schema 1 wrote them (before organization events gave the key a team column).
+SCHEMA_1 = """
+CREATE TABLE usage_hours (
+    hour_start INTEGER NOT NULL, user NOT NULL, model NOT NULL, kind NOT NULL, max_mode NOT NULL, source NOT NULL,
+    events NOT NULL, input_tokens NOT NULL, output_tokens NOT NULL, cache_write_tokens NOT NULL,
+    cache_read_tokens NOT NULL, charged_cents NOT NULL, token_fee_cents NOT NULL, request_units NOT NULL,
+    PRIMARY KEY (hour_start, user, model, kind, max_mode, source)
+) WITHOUT ROWID;
+CREATE TABLE usage_totals (
+    user NOT NULL, model NOT NULL, kind NOT NULL, max_mode NOT NULL, source NOT NULL,
+    events NOT NULL, input_tokens NOT NULL, output_tokens NOT NULL, cache_write_tokens NOT NULL,
+    cache_read_tokens NOT NULL, charged_cents NOT NULL, token_fee_cents NOT NULL, request_units NOT NULL,
+    revised_events NOT NULL, revised_input_tokens NOT NULL, revised_output_tokens NOT NULL,
+    revised_cache_write_tokens NOT NULL, revised_cache_read_tokens NOT NULL, revised_charged_cents NOT NULL,
+    revised_token_fee_cents NOT NULL, revised_request_units NOT NULL,
+    PRIMARY KEY (user, model, kind, max_mode, source)
+) WITHOUT ROWID;
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO state VALUES ('schema_version', '1'), ('cycle_start_ms', '1767225600000');
+INSERT INTO usage_hours VALUES (1767225600000, 'a@b.c', 'gpt-5', 'Usage-based', 0, 'ide', 2, 20, 2, 0, 0,
+    '0.3', '0', '3.0');
+INSERT INTO usage_totals VALUES ('a@b.c', 'gpt-5', 'Usage-based', 0, 'ide', 2, 20, 2, 0, 0, '0.3', '0', '3.0',
+    0, 0, 0, 0, 0, '0.25', '0', '0');
+"""
+
+
+def test_a_schema_1_ledger_is_migrated_in_place_and_keeps_every_figure(tmp_path):
+    import sqlite3
+
+    from cursor_exporter.store import DB_FILENAME, SCHEMA_VERSION
+
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        db.executescript(SCHEMA_1)
+    store = Store(tmp_path)
+    assert store.get_state("schema_version") == str(SCHEMA_VERSION)
+    view = Ledger(store).view()
+    assert KEY.team == ""  # a team's own usage has no team in its key
+    assert view.counters[KEY].charged_cents == Decimal("0.55")  # total 0.3 plus 0.25 revised down
+    assert view.counters[KEY].events == 2
+    assert view.cycle[KEY].charged_cents == Decimal("0.3")
+    # The migrated ledger takes new windows with the new key as usual.
+    Ledger(store).replace_window(Window(T0, T0 + HOUR_MS - 1), [event(T0 + 1, "0.4")], T0 + HOUR_MS)
+    store.close()
+    assert Ledger(Store(tmp_path)).view().cycle[KEY].charged_cents == Decimal("0.4")

@@ -1,0 +1,141 @@
+"""Organization usage events through the organization key: every team's usage with a ``team`` label."""
+
+from __future__ import annotations
+
+import logging
+import math
+from decimal import Decimal
+
+from cursor_exporter.labels import OTHER_USER
+from cursor_exporter.simulator import SimClock
+from cursor_exporter.windows import HOUR_MS
+
+from .conftest import ALL_COLLECTORS, END_DELAY_S, exposition
+from .test_sync import WEDNESDAY_3PM
+from .truth import expected_org_usage, mismatches, parse
+
+ORG_KEY = "org_key_for_tests"
+ORG_EVENTS = "/organizations/filtered-usage-events"
+ORG_COLLECTORS = (*ALL_COLLECTORS, "org", "org_usage")
+ORG_USAGE_FAMILIES = {
+    "cursor_org_usage_events_total",
+    "cursor_org_usage_tokens_total",
+    "cursor_org_usage_charged_usd_total",
+    "cursor_org_usage_token_fee_usd_total",
+    "cursor_org_usage_request_units_total",
+    "cursor_org_usage_contract_charged_usd",
+    "cursor_org_user_charged_usd_total",
+    "cursor_org_user_contract_charged_usd",
+}
+
+
+def org_truth(team) -> dict:
+    """The organization's usage from the contract start up to where the exporter's windows end."""
+    return team.sim.truth_org(end_ms=team.clock.now_ms() - END_DELAY_S * 1000)
+
+
+def org_counters(series):
+    return {key: value for key, value in series.items() if key[0] in ORG_USAGE_FAMILIES and key[0].endswith("_total")}
+
+
+def test_org_usage_of_every_team_equals_the_truth_and_reconciles_with_the_pool(make_team, tmp_path):
+    team = make_team(
+        users=8, cycle_start_days_ago=3, enterprise=True, org_api_key=ORG_KEY, org_team_ids=(7, 8, 9), org_team_users=5
+    )
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    assert engine.run("org")
+    assert engine.run("org_usage")
+    series = parse(exposition(engine))
+    truth = org_truth(team)
+    assert {row["teamId"] for row in truth["usage"]} == {7, 8, 9}
+    assert mismatches(series, expected_org_usage(truth), ORG_USAGE_FAMILIES) == []
+    # Summed by team, the contract gauge is Cursor's pooled teams[].usedCents minus what arrived in the
+    # last END_DELAY_S (not yet fetched): the same events, the same exact cents.
+    pool = team.sim.truth_org()
+    fetched = {str(t["teamId"]): Decimal(0) for t in pool["teams"]}
+    for row in truth["usage"]:
+        fetched[str(row["teamId"])] += Decimal(row["chargedCents"])
+    last_minute = team.sim.truth_org(start_ms=team.clock.now_ms() - END_DELAY_S * 1000 + 1)
+    for row in pool["teams"]:
+        recent = sum((Decimal(r["chargedCents"]) for r in last_minute["usage"] if r["teamId"] == row["teamId"]), 0)
+        assert fetched[str(row["teamId"])] + recent == Decimal(row["chargedCents"])
+    # Only organization routes were read: the organization key alone sees every team.
+    paths = {path for path, _ in team.sim.request_log}
+    assert paths == {"/organizations/pooled-usage", ORG_EVENTS}
+
+
+def test_org_usage_refetch_is_idempotent_counters_never_fall_and_a_restart_resumes(make_team, tmp_path):
+    team = make_team(
+        clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0),
+        users=10,
+        cycle_start_days_ago=2,
+        enterprise=True,
+        org_api_key=ORG_KEY,
+        org_team_users=6,
+    )
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    assert engine.run("org_usage")
+    first = parse(exposition(engine))
+    assert engine.run("org_usage")  # nothing new: the re-fetched windows replace themselves
+    assert org_counters(parse(exposition(engine))) == org_counters(first)
+    revised_any = False
+    for _ in range(6):  # late events land and recent costs are revised as the clock moves
+        team.clock.advance(2 * HOUR_MS)
+        previous = parse(exposition(engine))
+        assert engine.run("org_usage")
+        later = parse(exposition(engine))
+        for key, value in org_counters(previous).items():
+            assert later.get(key, 0) >= value, f"counter {key} decreased"
+        expected = expected_org_usage(org_truth(team))
+        revised = {
+            labels: value
+            for (name, labels), value in later.items()
+            if name == "cursor_org_usage_charged_revised_down_usd_total"
+        }
+        revised_any = revised_any or any(revised.values())
+        for (name, labels), value in expected.items():
+            if name == "cursor_org_usage_charged_usd_total":  # counters = Cursor's figure + downward revisions
+                assert math.isclose(later[(name, labels)] - revised.get(labels, 0), value, rel_tol=1e-12, abs_tol=1e-9)
+            elif name != "cursor_org_user_charged_usd_total":
+                assert later[(name, labels)] == value, name
+    assert revised_any, "the simulator should have revised some costs downwards in 12 hours"
+
+    requests = len(team.sim.request_log)
+    restarted = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    assert org_counters(parse(exposition(restarted))) == org_counters(later)
+    assert len(team.sim.request_log) == requests  # served from the ledger, no API call
+
+
+def test_org_user_cap_folds_the_rest_per_team_and_preserves_each_teams_total(make_team, tmp_path):
+    team = make_team(users=12, cycle_start_days_ago=2, enterprise=True, org_api_key=ORG_KEY, org_team_users=9)
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True, top_users=4)
+    assert engine.run("org_usage")
+    series = parse(exposition(engine))
+    per_user = {dict(k[1])["team"]: {} for k in series if k[0] == "cursor_org_user_charged_usd_total"}
+    for (name, labels), value in series.items():
+        if name == "cursor_org_user_charged_usd_total":
+            per_user[dict(labels)["team"]][dict(labels)["user"]] = value
+    users = {user for team_users in per_user.values() for user in team_users}
+    assert len(users - {OTHER_USER}) == 4 and OTHER_USER in users
+    truth = org_truth(team)
+    for team_id, team_users in per_user.items():
+        team_total = sum((Decimal(r["chargedCents"]) for r in truth["users"] if str(r["teamId"]) == team_id), 0)
+        assert abs(sum(team_users.values()) - float(team_total / 100)) < 1e-9
+
+
+def test_organization_403_is_gated_logged_once_and_leaves_team_collectors_working(make_team, tmp_path, caplog):
+    team = make_team(users=5, cycle_start_days_ago=2, enterprise=True, org_api_key=ORG_KEY)
+    # Cursor answers an organization id the key does not own (or a key without the scope) with 403.
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True, org_id="org_not_ours")
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        for name in ORG_COLLECTORS:
+            assert engine.run(name), name
+        team.clock.advance(10 * 60 * 1000)
+    series = parse(exposition(engine))
+    feature = ("cursor_exporter_feature_available", frozenset({"feature": "organization"}.items()))
+    assert series[feature] == 0
+    assert sum("organization unavailable" in message for message in caplog.messages) == 1
+    assert sum(1 for path, _ in team.sim.request_log if path.startswith("/organizations/")) == 1
+    assert any(name == "cursor_usage_charged_usd_total" for name, _ in series)
+    assert not any(name.startswith("cursor_org_") for name, _ in series)

@@ -372,6 +372,34 @@ def spend() -> dashboard.Dashboard:
             )
         )
         .with_panel(
+            graph_panel(
+                "Organization spend over time by team",
+                "Charged money per hour of every team of the organization (organization usage events; team = id).",
+                [
+                    query(
+                        f"sum by (team) (rate(cursor_org_usage_charged_usd_total{{{JOB}}}[$__rate_interval])) * 3600",
+                        "team {{team}}",
+                    )
+                ],
+                USD_PER_HOUR,
+                stacked=True,
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Organization contract charge by team and model",
+                "Charged since the pool's contract start, per team and model; summed by team it is the pool's use.",
+                [
+                    query(
+                        f"topk(20, sum by (team, model) (cursor_org_usage_contract_charged_usd{{{JOB}}}))",
+                        "team {{team}} {{model}}",
+                        instant=True,
+                    )
+                ],
+                USD,
+            )
+        )
+        .with_panel(
             bars_panel(
                 "Charged this cycle by repository",
                 "Cycle charge attributed to repositories by each user's AI lines (AI code tracking, Enterprise).",

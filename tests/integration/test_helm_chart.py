@@ -160,6 +160,18 @@ def test_api_key_is_a_mounted_file_from_the_chart_secret_or_an_existing_one(tmp_
     assert holds(tmp_path, 'not (contains "CURSOR_API_KEY_FILE" $render.deployment)')
 
 
+def test_organization_key_is_an_opt_in_mounted_file_with_its_id_from_an_existing_secret(tmp_path):
+    org = {"organization": {"existingSecret": "cursor-org-key", "id": "org_abc123"}}
+    probe = (
+        'and (contains "CURSOR_ORG_API_KEY_FILE" $render.deployment) (contains "secretName: cursor-org-key" '
+        '$render.deployment) (has "--org.id=org_abc123" $c.args)'
+    )
+    assert holds(tmp_path, probe, org)
+    assert holds(tmp_path, 'not (contains "CURSOR_ORG_API_KEY" $render.deployment)')
+    # A Secret without the id the exporter needs is refused at render time, not at the pod's start.
+    assert lint(chart_copy(tmp_path, {"organization": {"existingSecret": "cursor-org-key"}}))
+
+
 def test_network_policy_is_opt_in_and_allows_egress_to_443_and_dns_only(tmp_path):
     assert holds(tmp_path, 'eq $render.networkpolicy ""')
     only = 'eq (toJson $egress) "[\\"443/TCP\\",\\"53/UDP\\",\\"53/TCP\\"]"'

@@ -209,6 +209,18 @@ def _check(settings: Settings) -> int:
         client.close()
     seats = sum(1 for member in members if not member.is_removed)
     print(f"ok: key accepted by {settings.api_url}; {seats} current members; billing groups: {groups}")
+    org_key = settings.resolve_org_api_key()
+    if org_key is None:
+        return 0
+    org_client = CursorClient(settings.api_url, org_key, timeout=settings.api_timeout, max_retries=1)
+    try:
+        pool = org_client.pooled_usage(settings.org_id)
+    except ApiError as error:
+        print(f"cursor-exporter: organization check failed: {error}", file=sys.stderr)
+        return 1
+    finally:
+        org_client.close()
+    print(f"ok: organization key accepted for {settings.org_id}; {len(pool.teams)} teams in the pool")
     return 0
 
 

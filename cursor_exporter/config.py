@@ -109,7 +109,8 @@ class Settings(BaseSettings):
         "each gets its own rate limits and ledger, and every family a `team` label.",
     )
     org_api_key: SecretStr | None = Field(
-        None, description="Organization API key (Enterprise): enables the pooled-usage families."
+        None,
+        description="Organization API key (Enterprise): enables the pooled-usage and organization usage families.",
     )
     org_api_key_file: Path | None = Field(None, description="File holding the organization API key.")
     org_id: str | None = Field(None, description="Organization id (`org_…`) the organization key belongs to.")

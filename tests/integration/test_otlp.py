@@ -42,11 +42,13 @@ def as_otlp(series) -> dict[tuple[str, frozenset], float]:
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 def test_every_pushed_data_point_equals_the_scraped_prometheus_value(make_team, tmp_path, protocol):
-    team = make_team(users=8, cycle_start_days_ago=2)
+    team = make_team(users=8, cycle_start_days_ago=2, enterprise=True, org_api_key="org_otlp_key")
     with otlp_receiver(protocol) as receiver:
         exporter = started_exporter(
             team,
             tmp_path,
+            org_api_key="org_otlp_key",
+            org_id=team.sim.config.organization_id,
             otlp_endpoint=receiver.url,
             otlp_protocol=protocol,
             otlp_interval="1h",
@@ -64,6 +66,10 @@ def test_every_pushed_data_point_equals_the_scraped_prometheus_value(make_team, 
     pushed = data_points(request)
     assert pushed == as_otlp(scraped)
     assert any(name == "cursor.usage.charged" for name, _ in pushed)
+    org_teams = {
+        dict(attributes).get("cursor.team") for name, attributes in pushed if name == "cursor.org.usage_charged"
+    }
+    assert org_teams == {str(team_id) for team_id in team.sim.config.org_team_ids}
     by_otlp_name = {family.otlp_name: family for family in BY_NAME.values()}
     assert all(unit == by_otlp_name[name].otlp_unit for name, unit in units(request).items())
     attributes = resource(request)

@@ -147,9 +147,18 @@ def test_check_validates_the_key_and_reports_plan_features(make_team):
     seats = sum(teams_plan.sim.truth()["members"]["byRole"].values())
     assert f"{seats} current members" in result.stdout
     assert "billing groups: not available" in result.stdout
-    enterprise = make_team(users=5, enterprise=True)
-    result = run_cli(["check"], {"CURSOR_API_KEY": enterprise.sim.config.api_key, "CURSOR_API_URL": enterprise.url})
+    enterprise = make_team(users=5, enterprise=True, org_api_key="org_check_key")
+    env = {"CURSOR_API_KEY": enterprise.sim.config.api_key, "CURSOR_API_URL": enterprise.url}
+    result = run_cli(["check"], env)
     assert "billing groups: available" in result.stdout
+    with_org = run_cli(
+        ["check", f"--org.id={enterprise.sim.config.organization_id}"], {**env, "CURSOR_ORG_API_KEY": "org_check_key"}
+    )
+    assert with_org.returncode == 0, with_org.stderr
+    assert f"{len(enterprise.sim.config.org_team_ids)} teams in the pool" in with_org.stdout
+    not_ours = run_cli(["check", "--org.id=org_not_ours"], {**env, "CURSOR_ORG_API_KEY": "org_check_key"})
+    assert not_ours.returncode == 1 and not_ours.stderr.count("\n") == 1 and "Not authorized" in not_ours.stderr
+    assert "org_check_key" not in not_ours.stderr + not_ours.stdout
 
     wrong = run_cli(["check"], {"CURSOR_API_KEY": "crsr_wrong_key_123", "CURSOR_API_URL": teams_plan.url})
     assert wrong.returncode == 1

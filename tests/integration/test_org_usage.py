@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from decimal import Decimal
 
 from cursor_exporter.labels import OTHER_USER
@@ -139,3 +140,22 @@ def test_organization_403_is_gated_logged_once_and_leaves_team_collectors_workin
     assert sum(1 for path, _ in team.sim.request_log if path.startswith("/organizations/")) == 1
     assert any(name == "cursor_usage_charged_usd_total" for name, _ in series)
     assert not any(name.startswith("cursor_org_") for name, _ in series)
+
+
+def test_first_org_sync_makes_exactly_the_calls_its_windows_require(make_team, tmp_path):
+    team = make_team(users=10, cycle_start_days_ago=4, enterprise=True, org_api_key=ORG_KEY, org_team_users=15)
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    sync_end = team.clock.now_ms() - END_DELAY_S * 1000
+    assert engine.run("org_usage")
+    made = Counter(path for path, _ in team.sim.request_log)
+    required, windows, start = 0, 0, team.sim.truth_org()["contractStart"]
+    while start <= sync_end:  # 24-hour windows from the contract start, the last ending at sync_end
+        end = min(start + 24 * HOUR_MS - 1, sync_end)
+        events = sum(row["events"] for row in team.sim.truth_org(start, end)["usage"])
+        required += max(1, math.ceil(events / 1000))
+        windows += 1
+        start = end + 1
+    assert required > windows  # some windows need more than one page of 1,000
+    assert made == {"/organizations/pooled-usage": 1, ORG_EVENTS: required}  # the pool gives the contract start
+    status = {s.name: s for s in engine.snapshot().collectors}["org_usage"]
+    assert status.last_api_requests == required + 1

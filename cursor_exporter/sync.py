@@ -329,8 +329,10 @@ class SyncEngine:
         if skipped:
             raise ApiError(scanner.endpoint, 200, f"{skipped} windows kept changing while paged; retried next sync")
 
-    def _cap_has_room(self) -> bool:
-        return bool(self._top_users) and any(len(users) < self._top_users for users in self._tracked_users.values())
+    def _cap_unpicked(self, usage: UsageView | None, org_usage: UsageView | None) -> bool:
+        """True while the top-N cap has yet to pick the first users of a ledger that has data."""
+        views = ((usage, TEAM_TRACKED_USERS), (org_usage, ORG_TRACKED_USERS))
+        return bool(self._top_users) and any(view and not self._tracked_users[key] for view, key in views)
 
     def _update_tracked_users(self, usage: UsageView | None, state_key: str) -> frozenset[str] | None:
         """The users with their own series under the top-N cap; once in, a user stays, so counters never fall."""
@@ -351,8 +353,8 @@ class SyncEngine:
     def snapshot(self, backfilling: bool = False) -> Snapshot:
         """An immutable picture of everything the collectors render.
 
-        While a backfill is in progress the top-N cap does not pick its users yet: picked on the first
-        windows alone it would keep early spenders for good, so capped per-user usage waits until the end.
+        While a backfill is in progress the top-N cap does not pick users: picked on the first windows
+        alone it would keep early spenders for good. Until its first pick, capped per-user usage waits.
         """
         requests, waits, malformed = self._client.stats.copy()
         if self._org_client is not None:
@@ -375,7 +377,7 @@ class SyncEngine:
             features=MappingProxyType(dict(self._features)),
             tracked_users=self._update_tracked_users(None if backfilling else usage, TEAM_TRACKED_USERS),
             org_tracked_users=self._update_tracked_users(None if backfilling else org_usage, ORG_TRACKED_USERS),
-            per_user_usage=not (backfilling and self._cap_has_room()),
+            per_user_usage=not (backfilling and self._cap_unpicked(usage, org_usage)),
             billing=self._billing,
             user_mapping=self._user_mapping,
             collectors=statuses,

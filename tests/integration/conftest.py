@@ -58,6 +58,7 @@ class Team:
         org=False,
         org_id=None,
         user_mapping=None,
+        publish=None,
         **client_options,
     ) -> SyncEngine:
         client = CursorClient(self.url, self.sim.config.api_key, **{"rate_limit_share": 1.0, **client_options})
@@ -76,6 +77,7 @@ class Team:
             user_mapping=user_mapping,
             org_id=(org_id or self.sim.config.organization_id) if org else None,
             org_store=Store(storage / "organization") if org else None,
+            **({"publish": publish} if publish else {}),
         )
         self._engines.append((engine, client, store))
         return engine

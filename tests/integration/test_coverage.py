@@ -121,6 +121,22 @@ def test_top_n_cap_folds_the_rest_into_other_and_preserves_totals(make_team, tmp
     assert all(later[user] >= value for user, value in charged.items())
 
 
+def test_top_n_cap_picks_its_users_on_the_whole_backfill_not_on_its_first_window(make_team, tmp_path):
+    team = make_team(users=30, cycle_start_days_ago=4)
+    published = []
+    engine = team.engine(tmp_path, top_users=5, publish=published.append)
+    assert engine.run("spend")
+    published.clear()
+    assert engine.run("usage")
+    backfill, final = published[:-1], published[-1]
+    assert len(backfill) >= 4  # one snapshot per window of the four-day backfill
+    assert all(snapshot.tracked_users == frozenset() and not snapshot.per_user_usage for snapshot in backfill)
+    users = {row["email"]: Decimal(row["chargedCents"]) for row in team.truth()["users"]}
+    assert final.tracked_users == set(sorted(users, key=lambda email: (-users[email], email))[:5])
+    series = parse(exposition(engine))
+    assert len(label_values(series, "cursor_user_charged_usd_total", "user")) == 6
+
+
 def test_domain_labels_and_model_normalisation(make_team, tmp_path):
     team = make_team(users=6, cycle_start_days_ago=2)
     engine = team.engine(tmp_path)

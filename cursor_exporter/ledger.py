@@ -87,11 +87,12 @@ def tally_event(event: UsageEvent) -> Tally:
     )
 
 
-def aggregate(events: Iterable[UsageEvent]) -> dict[tuple[int, UsageKey], Tally]:
-    """Sum events per (hour, series)."""
+def aggregate(events: Iterable[UsageEvent], by_team: bool = False) -> dict[tuple[int, UsageKey], Tally]:
+    """Sum events per (hour, series); ``by_team`` keeps each event's ``teamId`` (organization events)."""
     sums: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
     for event in events:
-        key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source, event.team_id or "")
+        team = (event.team_id or "unknown") if by_team else ""
+        key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source, team)
         slot = (floor_hour(event.timestamp), key)
         sums[slot] = add(sums[slot], tally_event(event))
     return dict(sums)
@@ -149,10 +150,15 @@ class WindowResult:
 
 
 class Ledger:
-    """The durable usage ledger and its in-memory running sums."""
+    """The durable usage ledger and its in-memory running sums.
 
-    def __init__(self, store: Store) -> None:
+    ``by_team`` makes an organization ledger: its keys carry each event's ``teamId``, and its period
+    (the "cycle" below) is the pool's contract.
+    """
+
+    def __init__(self, store: Store, by_team: bool = False) -> None:
         self._store = store
+        self._by_team = by_team
         self._lock = threading.Lock()
         self._totals: dict[UsageKey, Tally] = {}
         self._revised: dict[UsageKey, Tally] = {}
@@ -181,9 +187,13 @@ class Ledger:
         return sums, hourly
 
     def set_cycle_start(self, start_ms: int) -> None:
-        """Record the billing cycle start (from /teams/spend); a new cycle re-sums the cycle gauges."""
+        """Record the period start (the billing cycle, or the organization's contract); a new one re-sums
+        the period gauges. A start earlier than the planning start moves planning back to fetch it."""
         if start_ms == self.cycle_start_ms:
             return
+        planning = self.planning_start()
+        if planning is not None and floor_hour(start_ms) < planning:
+            self.set_planning_start(floor_hour(start_ms))
         self._store.set_state("cycle_start_ms", str(start_ms))
         cycle, hourly = self._sum_hours_since(start_ms)
         with self._lock:
@@ -214,7 +224,7 @@ class Ledger:
     def replace_window(self, window: Window, events: Iterable[UsageEvent], fetched_at_ms: int) -> WindowResult:
         """Atomically replace the stored usage of ``window``'s hours with these events' aggregate."""
         first, last = window.hours[0], window.hours[-1]
-        new = aggregate(events)
+        new = aggregate(events, self._by_team)
         old = {
             (hour, usage_key): tally
             for hour, key, values in self._store.hour_rows(first, last)

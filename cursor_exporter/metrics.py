@@ -638,7 +638,7 @@ FAMILIES: tuple[Family, ...] = (
         "cursor_exporter_usage_windows_fetched_total",
         "counter",
         (),
-        "Usage windows fetched and stored (first fetches and re-fetches).",
+        "Usage windows fetched and stored (first fetches and re-fetches), of the team's and the organization's events.",
         "the exporter's usage sync",
         "exporter",
     ),

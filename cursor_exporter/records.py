@@ -7,13 +7,14 @@ the JSON text, so fractional cents are never rounded through binary floats.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 ZERO = Decimal(0)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _opaque_id(value: Any) -> str | None:
@@ -25,15 +26,19 @@ def _lower_email(value: Any) -> Any:
 
 
 def iso_ms(value: Any) -> int | None:
-    """Epoch ms of an ISO 8601 timestamp (or of epoch-ms numbers, tolerated); None when unusable."""
+    """Epoch ms of an ISO 8601 timestamp, UTC when it names no zone (epoch-ms numbers are tolerated);
+    None when unusable."""
     if isinstance(value, int | Decimal):
         return int(value)
     if not isinstance(value, str):
         return None
     try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return (instant - EPOCH) // timedelta(milliseconds=1)
 
 
 OpaqueId = Annotated[str | None, BeforeValidator(_opaque_id)]
@@ -198,7 +203,6 @@ class PooledUsage(Record):
     used_cents: Decimal = ZERO
     remaining_cents: Decimal | None = None
     contract_start_ms: int | None = None
-    contract_end_ms: int | None = None
     teams: tuple[PoolTeam, ...] = ()
 
     @classmethod
@@ -211,7 +215,6 @@ class PooledUsage(Record):
                 "used_cents": pool.get("usedCents") or 0,
                 "remaining_cents": pool.get("remainingCents"),
                 "contract_start_ms": iso_ms(pool.get("contractStartDate")),
-                "contract_end_ms": iso_ms(pool.get("contractEndDate")),
                 "teams": body.get("teams") or [],
             }
         )

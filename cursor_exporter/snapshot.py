@@ -61,8 +61,8 @@ class Snapshot:
     api_requests: Mapping[tuple[str, str], int] = field(default_factory=lambda: _EMPTY)
     rate_limit_waits: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
     malformed_records: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
-    tracked_users: frozenset[str] | None = None  # None: no per-user cap
-    org_tracked_users: frozenset[str] | None = None  # the same cap over the organization's users
-    per_user_usage: bool = True  # False while a backfill waits for the top-N cap to pick its users
+    top_users: int = 0  # the --metrics.top-users cap; 0: none
+    tracked_users: frozenset[str] | None = None  # the users the cap picked; None: no cap
+    org_tracked_users: frozenset[str] | None = None  # the same, over the organization's users
     windows_fetched: int = 0
     windows_inconsistent: int = 0

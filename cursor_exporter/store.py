@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS activity_rows (
 ) WITHOUT ROWID;
 """
 
-Key = tuple[str, str, str, int, str]
+Key = tuple[str, str, str, int, str, str]
 Values = tuple[Any, ...]
 
 

@@ -35,7 +35,7 @@ from cursor_exporter.client import (
     GroupsReport,
     SpendReport,
 )
-from cursor_exporter.ledger import Ledger, UsageView
+from cursor_exporter.ledger import Ledger
 from cursor_exporter.records import BillingGroup, Member, MemberSpend, PooledUsage
 from cursor_exporter.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.snapshot import BillingSettings, CollectorStatus, Snapshot
@@ -49,10 +49,10 @@ AI_CODE_TRACKING = "ai_code_tracking"
 ORGANIZATION = "organization"
 T = TypeVar("T")
 FEATURE_RECHECK_MS = 3_600_000
-# The top-N cap's sticky membership, per ledger (state keys in the team's store).
-TEAM_TRACKED_USERS = "tracked_users"
-ORG_TRACKED_USERS = "org_tracked_users"
-TRACKED_USERS_KEYS = (TEAM_TRACKED_USERS, ORG_TRACKED_USERS)
+TRACKED_USERS = "tracked_users"  # state key of the top-N cap's sticky membership, in each ledger's store
+# A first organization backfill reaches back to the contract start, possibly months: it advances at most
+# this many windows (days) per sync, so the single scheduler worker keeps every other collector on time.
+ORG_WINDOWS_PER_SYNC = 7
 
 
 def wall_clock_ms() -> int:
@@ -96,9 +96,6 @@ class SyncEngine:
         self._top_users = top_users
         self._billing = billing or BillingSettings()
         self._user_mapping = MappingProxyType(dict(user_mapping or {}))
-        self._tracked_users: dict[str, frozenset[str]] = {
-            state_key: frozenset(self._store.get_json(state_key) or ()) for state_key in TRACKED_USERS_KEYS
-        }
         self._features: dict[str, bool] = {}
         self._feature_recheck_ms: dict[str, int] = {}
         self._spend = self._restore_spend()
@@ -109,8 +106,13 @@ class SyncEngine:
         self._org_client = org_client
         self._org_id = org_id
         self._org_pool: PooledUsage | None = None
-        self.org_ledger = Ledger(org_store) if org_store is not None else None
+        self.org_ledger = Ledger(org_store, by_team=True) if org_store is not None else None
         self._org_scanner = WindowScanner(org_client, org_id) if org_client is not None and org_id else None
+        # Per usage collector: its ledger's store, and the users the top-N cap gave their own series.
+        self._cap_stores = {"usage": store, **({"org_usage": org_store} if org_store is not None else {})}
+        self._tracked_users = {
+            name: frozenset(cap_store.get_json(TRACKED_USERS) or ()) for name, cap_store in self._cap_stores.items()
+        }
         self.restored = self.ledger.has_data or self._spend is not None or self._members is not None
 
     def _restore_spend(self) -> SpendReport | None:
@@ -153,6 +155,8 @@ class SyncEngine:
         error: str | None = None
         try:
             sync()
+            if name in self._cap_stores:
+                self._pick_top_users(name)
         except ApiError as failure:
             error = str(failure)
             log.warning("%s sync failed: %s", name, error)
@@ -287,30 +291,28 @@ class SyncEngine:
         self._sync_windows(self.ledger, self._scanner)
 
     def sync_org_usage(self) -> None:
-        """Fetch every due window of the organization's usage events (every team's) into the org ledger.
+        """Fetch due windows of the organization's usage events (every team's) into the org ledger.
 
         The organization ledger's period is the pool's contract, so its sums per team reconcile with
         ``teams[].usedCents``; without contract dates it falls back to the team's billing cycle.
         """
         if self.org_ledger is None or self._org_scanner is None:
             raise ApiError(ORG_EVENTS_ENDPOINT, 0, "no organization key, id and storage configured")
+        if self.ledger.cycle_start_ms is None:
+            self.sync_spend()
         self._fetch_gated(ORGANIZATION, self._sync_org_windows)
 
     def _sync_org_windows(self) -> None:
-        if self._org_pool is None:
-            self._org_pool = self._fetch_pool()
-        start = self._org_pool.contract_start_ms
-        if start is None:
-            if self.ledger.cycle_start_ms is None:
-                self.sync_spend()
-            start = self.ledger.cycle_start_ms
+        self._org_pool = self._fetch_pool()  # fresh contract dates: a renewal moves the period
+        start = self._org_pool.contract_start_ms or self.ledger.cycle_start_ms
         self.org_ledger.set_cycle_start(start)
-        self._sync_windows(self.org_ledger, self._org_scanner)
+        self._sync_windows(self.org_ledger, self._org_scanner, max_windows=ORG_WINDOWS_PER_SYNC)
 
-    def _sync_windows(self, ledger: Ledger, scanner: WindowScanner) -> None:
+    def _sync_windows(self, ledger: Ledger, scanner: WindowScanner, max_windows: int | None = None) -> None:
         planning_start = ledger.planning_start()
         sync_end = self._clock_ms() - self._end_delay_ms
         windows = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
+        windows = windows[:max_windows]  # oldest first: the rest is due again next sync
         log.debug("%s sync up to %d: %d windows due", scanner.endpoint, sync_end, len(windows))
         skipped = 0
         for window in windows:
@@ -322,40 +324,34 @@ class SyncEngine:
             ledger.replace_window(window, events, fetched_at_ms=sync_end)
             self._windows_fetched += 1
             if len(windows) > 1:  # a backfill shows its progress instead of nothing for minutes
-                self._publish(self.snapshot(backfilling=True))
+                self._publish(self.snapshot())
         ledger.set_planning_start(
             first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
         )
         if skipped:
             raise ApiError(scanner.endpoint, 200, f"{skipped} windows kept changing while paged; retried next sync")
 
-    def _cap_unpicked(self, usage: UsageView | None, org_usage: UsageView | None) -> bool:
-        """True while the top-N cap has yet to pick the first users of a ledger that has data."""
-        views = ((usage, TEAM_TRACKED_USERS), (org_usage, ORG_TRACKED_USERS))
-        return bool(self._top_users) and any(view and not self._tracked_users[key] for view, key in views)
+    def _pick_top_users(self, collector: str) -> None:
+        """Give the biggest spenders their own series while the top-N cap has room; once in, a user stays.
 
-    def _update_tracked_users(self, usage: UsageView | None, state_key: str) -> frozenset[str] | None:
-        """The users with their own series under the top-N cap; once in, a user stays, so counters never fall."""
-        if not self._top_users:
-            return None
-        tracked = self._tracked_users[state_key]
-        if usage is not None and len(tracked) < self._top_users:
-            spend: dict[str, Decimal] = {}
-            for key, tally in usage.counters.items():
-                spend[key.user] = spend.get(key.user, Decimal(0)) + tally.charged_cents
-            newcomers = sorted((u for u in spend if u not in tracked), key=lambda u: (-spend[u], u))
-            room = self._top_users - len(tracked)
-            if newcomers[:room]:
-                tracked = self._tracked_users[state_key] = tracked | frozenset(newcomers[:room])
-                self._store.set_json(state_key, sorted(tracked))
-        return tracked
-
-    def snapshot(self, backfilling: bool = False) -> Snapshot:
-        """An immutable picture of everything the collectors render.
-
-        While a backfill is in progress the top-N cap does not pick users: picked on the first windows
-        alone it would keep early spenders for good. Until its first pick, capped per-user usage waits.
+        Picks happen only here, after a whole sync: picked from a backfill's first windows the cap would
+        keep early spenders for good. Once the cap is full the rest fold into ``__other__`` for good.
         """
+        tracked = self._tracked_users[collector]
+        if not self._top_users or len(tracked) >= self._top_users:
+            return
+        ledger = self.ledger if collector == "usage" else self.org_ledger
+        spend: dict[str, Decimal] = {}
+        for key, tally in ledger.view().counters.items():
+            spend[key.user] = spend.get(key.user, Decimal(0)) + tally.charged_cents
+        newcomers = sorted((u for u in spend if u not in tracked), key=lambda u: (-spend[u], u))
+        picked = newcomers[: self._top_users - len(tracked)]
+        if picked:
+            self._tracked_users[collector] = tracked | frozenset(picked)
+            self._cap_stores[collector].set_json(TRACKED_USERS, sorted(self._tracked_users[collector]))
+
+    def snapshot(self) -> Snapshot:
+        """An immutable picture of everything the collectors render."""
         requests, waits, malformed = self._client.stats.copy()
         if self._org_client is not None:
             org_requests, org_waits, org_malformed = self._org_client.stats.copy()
@@ -375,9 +371,9 @@ class SyncEngine:
             org_usage=org_usage,
             ai_code=self._ai_code if self._features.get(AI_CODE_TRACKING) else None,
             features=MappingProxyType(dict(self._features)),
-            tracked_users=self._update_tracked_users(None if backfilling else usage, TEAM_TRACKED_USERS),
-            org_tracked_users=self._update_tracked_users(None if backfilling else org_usage, ORG_TRACKED_USERS),
-            per_user_usage=not (backfilling and self._cap_unpicked(usage, org_usage)),
+            top_users=self._top_users,
+            tracked_users=self._tracked_users["usage"] if self._top_users else None,
+            org_tracked_users=self._tracked_users.get("org_usage") if self._top_users else None,
             billing=self._billing,
             user_mapping=self._user_mapping,
             collectors=statuses,

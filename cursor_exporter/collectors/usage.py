@@ -81,9 +81,14 @@ def _tokens(tally: Tally) -> zip:
 
 
 def render_usage(
-    view: UsageView, labels: LabelPolicy, tracked: Collection[str] | None, names: UsageFamilies, per_user: bool
+    view: UsageView, labels: LabelPolicy, tracked: Collection[str] | None, top_users: int, names: UsageFamilies
 ) -> Iterator[Metric]:
-    """The families of one ledger view, team-wide and, when ``per_user``, per user."""
+    """The families of one ledger view, team-wide and (unless switched off) per user.
+
+    Under the top-N cap (``tracked`` not None) users the cap has not picked fold into ``__other__`` once
+    it is full. While it has room they are left out until the sync's end picks them: folded meanwhile,
+    ``__other__`` would fall when they leave it, and it is a counter.
+    """
 
     def team(key: UsageKey) -> tuple[str, ...]:
         return (key.team or "unknown",) if names.by_team else ()
@@ -117,36 +122,43 @@ def render_usage(
         period.add_metric(group, dollars(tally.charged_cents))
     yield from (events, tokens, charged, fee, units, revised, period)
 
-    if not (per_user and labels.per_user):
+    if not labels.per_user:
         return
+    waiting = tracked is not None and len(tracked) < top_users
 
-    def user_grain(key: UsageKey) -> tuple[str, ...]:
+    def user_grain(key: UsageKey) -> tuple[str, ...] | None:
+        if waiting and key.user not in tracked:
+            return None
         return (*team(key), labels.user(key.user, tracked))
 
     user_charged, user_period = BY_NAME[names.user_charged].new(), BY_NAME[names.user_period].new()
     user_events = BY_NAME[names.user_events].new() if names.user_events else None
     user_tokens = BY_NAME[names.user_tokens].new() if names.user_tokens else None
-    for group, tally in sorted(roll_up(view.counters, user_grain).items()):
+    for group, tally in sorted(_without_waiting(roll_up(view.counters, user_grain))):
         if user_events is not None:
             user_events.add_metric(group, tally.events)
         if user_tokens is not None:
             for token_type, count in _tokens(tally):
                 user_tokens.add_metric((*group, token_type), count)
         user_charged.add_metric(group, dollars(tally.charged_cents))
-    for group, tally in sorted(roll_up(view.cycle, user_grain).items()):
+    for group, tally in sorted(_without_waiting(roll_up(view.cycle, user_grain))):
         user_period.add_metric(group, dollars(tally.charged_cents))
     yield from (family for family in (user_events, user_tokens, user_charged, user_period) if family is not None)
+
+
+def _without_waiting(sums: dict) -> list:
+    return [(group, tally) for group, tally in sums.items() if group is not None]
 
 
 def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
     """Families of the ``usage`` collector: the team's own usage events."""
     if snapshot.usage is not None:
-        yield from render_usage(snapshot.usage, labels, snapshot.tracked_users, TEAM_FAMILIES, snapshot.per_user_usage)
+        yield from render_usage(snapshot.usage, labels, snapshot.tracked_users, snapshot.top_users, TEAM_FAMILIES)
 
 
 def collect_org(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
     """Families of the ``org_usage`` collector: every team's usage events through the organization key."""
     if snapshot.org_usage is not None:
         yield from render_usage(
-            snapshot.org_usage, labels, snapshot.org_tracked_users, ORG_FAMILIES, snapshot.per_user_usage
+            snapshot.org_usage, labels, snapshot.org_tracked_users, snapshot.top_users, ORG_FAMILIES
         )

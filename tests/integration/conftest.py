@@ -19,6 +19,7 @@ from cursor_exporter.collectors import collect_all
 from cursor_exporter.exposition import render
 from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
+from cursor_exporter.snapshot import Snapshot
 from cursor_exporter.store import Store
 from cursor_exporter.sync import SyncEngine
 
@@ -29,8 +30,12 @@ END_DELAY_S = 60
 
 def exposition(engine: SyncEngine, labels: LabelPolicy | None = None) -> str:
     """What /metrics would serve for the engine's current snapshot."""
-    metrics = collect_all(engine.snapshot(), labels or LabelPolicy(), RENDERED_COLLECTORS)
-    return render(metrics).text.decode()
+    return rendered(engine.snapshot(), labels)
+
+
+def rendered(snapshot: Snapshot, labels: LabelPolicy | None = None) -> str:
+    """What /metrics would serve for this snapshot."""
+    return render(collect_all(snapshot, labels or LabelPolicy(), RENDERED_COLLECTORS)).text.decode()
 
 
 def sync_all(engine: SyncEngine) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from decimal import Decimal
@@ -12,7 +13,7 @@ from cursor_exporter.labels import OTHER_USER, LabelPolicy
 from cursor_exporter.snapshot import BillingSettings
 from cursor_exporter.windows import HOUR_MS
 
-from .conftest import ALL_COLLECTORS, exposition, sync_all
+from .conftest import ALL_COLLECTORS, exposition, rendered, sync_all
 from .truth import parse
 
 SEAT_PRICE = Decimal("40")
@@ -121,20 +122,23 @@ def test_top_n_cap_folds_the_rest_into_other_and_preserves_totals(make_team, tmp
     assert all(later[user] >= value for user, value in charged.items())
 
 
-def test_top_n_cap_picks_its_users_on_the_whole_backfill_not_on_its_first_window(make_team, tmp_path):
+def test_top_n_cap_picks_on_the_whole_backfill_and_no_per_user_counter_ever_falls(make_team, tmp_path):
     team = make_team(users=30, cycle_start_days_ago=4)
     published = []
-    engine = team.engine(tmp_path, top_users=5, publish=published.append)
-    assert engine.run("spend")
-    published.clear()
-    assert engine.run("usage")
-    backfill, final = published[:-1], published[-1]
-    assert len(backfill) >= 4  # one snapshot per window of the four-day backfill
-    assert all(snapshot.tracked_users == frozenset() and not snapshot.per_user_usage for snapshot in backfill)
+    engine = team.engine(tmp_path, top_users=5, publish=lambda snapshot: published.append(parse(rendered(snapshot))))
+    sync_all(engine)
+    assert len(published) > 4  # a snapshot per window of the four-day backfill, then one per sync
     users = {row["email"]: Decimal(row["chargedCents"]) for row in team.truth()["users"]}
-    assert final.tracked_users == set(sorted(users, key=lambda email: (-users[email], email))[:5])
-    series = parse(exposition(engine))
-    assert len(label_values(series, "cursor_user_charged_usd_total", "user")) == 6
+    top = sorted(users, key=lambda email: (-users[email], email))[:5]
+    assert set(label_values(published[-1], "cursor_user_charged_usd_total", "user")) == {*top, OTHER_USER}
+    # A later sync with new usage (and with the cap full) keeps the same users; nothing per user falls.
+    team.clock.advance(6 * HOUR_MS)
+    sync_all(engine)
+    for before, after in itertools.pairwise(published):
+        for name in ("cursor_user_charged_usd_total", "cursor_user_usage_events_total"):
+            for user, value in label_values(before, name, "user").items():
+                assert label_values(after, name, "user").get(user, 0) >= value, (name, user)
+    assert set(label_values(published[-1], "cursor_user_charged_usd_total", "user")) == {*top, OTHER_USER}
 
 
 def test_domain_labels_and_model_normalisation(make_team, tmp_path):

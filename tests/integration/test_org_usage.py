@@ -12,6 +12,7 @@ from cursor_exporter.simulator import SimClock
 from cursor_exporter.windows import HOUR_MS
 
 from .conftest import ALL_COLLECTORS, END_DELAY_S, exposition
+from .test_coverage import label_values
 from .test_sync import WEDNESDAY_3PM
 from .truth import expected_org_usage, mismatches, parse
 
@@ -50,19 +51,20 @@ def test_org_usage_of_every_team_equals_the_truth_and_reconciles_with_the_pool(m
     truth = org_truth(team)
     assert {row["teamId"] for row in truth["usage"]} == {7, 8, 9}
     assert mismatches(series, expected_org_usage(truth), ORG_USAGE_FAMILIES) == []
-    # Summed by team, the contract gauge is Cursor's pooled teams[].usedCents minus what arrived in the
-    # last END_DELAY_S (not yet fetched): the same events, the same exact cents.
-    pool = team.sim.truth_org()
-    fetched = {str(t["teamId"]): Decimal(0) for t in pool["teams"]}
-    for row in truth["usage"]:
-        fetched[str(row["teamId"])] += Decimal(row["chargedCents"])
+    # Summed by team, the exported contract gauge is the exported pool share (teams[].usedCents) minus what
+    # arrived in the last END_DELAY_S, which the windows do not reach yet.
+    contract: dict[str, float] = {}
+    for (name, labels), value in series.items():
+        if name == "cursor_org_usage_contract_charged_usd":
+            contract[dict(labels)["team"]] = contract.get(dict(labels)["team"], 0) + value
+    pool_shares = label_values(series, "cursor_org_team_used_usd", "team")
+    assert set(pool_shares) == set(contract) == {"7", "8", "9"}
     last_minute = team.sim.truth_org(start_ms=team.clock.now_ms() - END_DELAY_S * 1000 + 1)
-    for row in pool["teams"]:
-        recent = sum((Decimal(r["chargedCents"]) for r in last_minute["usage"] if r["teamId"] == row["teamId"]), 0)
-        assert fetched[str(row["teamId"])] + recent == Decimal(row["chargedCents"])
-    # Only organization routes were read: the organization key alone sees every team.
-    paths = {path for path, _ in team.sim.request_log}
-    assert paths == {"/organizations/pooled-usage", ORG_EVENTS}
+    for team_id, share in pool_shares.items():
+        recent = sum((Decimal(r["chargedCents"]) for r in last_minute["usage"] if str(r["teamId"]) == team_id), 0)
+        assert math.isclose(contract[team_id] + float(recent / 100), share, rel_tol=1e-12, abs_tol=1e-8)
+    # The team key read only the cycle start; every team's usage came through the organization key.
+    assert {path for path, _ in team.sim.request_log} == {"/teams/spend", "/organizations/pooled-usage", ORG_EVENTS}
 
 
 def test_org_usage_refetch_is_idempotent_counters_never_fall_and_a_restart_resumes(make_team, tmp_path):
@@ -107,21 +109,50 @@ def test_org_usage_refetch_is_idempotent_counters_never_fall_and_a_restart_resum
     assert len(team.sim.request_log) == requests  # served from the ledger, no API call
 
 
-def test_org_user_cap_folds_the_rest_per_team_and_preserves_each_teams_total(make_team, tmp_path):
+def test_org_user_cap_picks_the_organizations_top_spenders_apart_from_the_teams_and_keeps_them(make_team, tmp_path):
     team = make_team(users=12, cycle_start_days_ago=2, enterprise=True, org_api_key=ORG_KEY, org_team_users=9)
     engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True, top_users=4)
+    assert engine.run("usage")
     assert engine.run("org_usage")
     series = parse(exposition(engine))
-    per_user = {dict(k[1])["team"]: {} for k in series if k[0] == "cursor_org_user_charged_usd_total"}
+    per_team: dict[str, dict[str, float]] = {}
     for (name, labels), value in series.items():
         if name == "cursor_org_user_charged_usd_total":
-            per_user[dict(labels)["team"]][dict(labels)["user"]] = value
-    users = {user for team_users in per_user.values() for user in team_users}
-    assert len(users - {OTHER_USER}) == 4 and OTHER_USER in users
+            per_team.setdefault(dict(labels)["team"], {})[dict(labels)["user"]] = value
     truth = org_truth(team)
-    for team_id, team_users in per_user.items():
+    spend: dict[str, Decimal] = {}
+    for row in truth["users"]:  # the organization-wide spend of each email, over every team
+        spend[row["email"]] = spend.get(row["email"], Decimal(0)) + Decimal(row["chargedCents"])
+    top = set(sorted(spend, key=lambda email: (-spend[email], email))[:4])
+    assert {user for users in per_team.values() for user in users} == {*top, OTHER_USER}
+    for team_id, users in per_team.items():  # folding keeps each team's total
         team_total = sum((Decimal(r["chargedCents"]) for r in truth["users"] if str(r["teamId"]) == team_id), 0)
-        assert abs(sum(team_users.values()) - float(team_total / 100)) < 1e-9
+        assert math.isclose(sum(users.values()), float(team_total / 100), rel_tol=1e-12)
+    team_users = set(label_values(series, "cursor_user_charged_usd_total", "user")) - {OTHER_USER}
+    team_spend = {row["email"]: Decimal(row["chargedCents"]) for row in team.truth()["users"]}
+    assert team_users == set(sorted(team_spend, key=lambda email: (-team_spend[email], email))[:4])
+    assert team_users != top  # two caps, each over its own ledger
+    restarted = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True, top_users=4)
+    per_user = {"cursor_user_charged_usd_total", "cursor_org_user_charged_usd_total"}
+    after = parse(exposition(restarted))
+    assert {k: v for k, v in after.items() if k[0] in per_user} == {k: v for k, v in series.items() if k[0] in per_user}
+
+
+def test_a_long_contract_is_backfilled_a_week_per_sync_while_team_collectors_keep_running(make_team, tmp_path):
+    team = make_team(
+        users=6, cycle_start_days_ago=3, enterprise=True, org_api_key=ORG_KEY, org_contract_start_days_ago=20
+    )
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    truth = org_truth(team)
+    assert truth["contractStart"] < team.truth()["cycleStart"] - 10 * 24 * HOUR_MS  # a contract, not the cycle
+    events = []
+    for _ in range(3):  # 21 days of 24-hour windows, at most seven per sync
+        before = sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS)
+        assert engine.run("org_usage")
+        events.append(sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS) - before)
+        assert engine.run("usage")  # the single worker is free between org syncs
+    assert events == [7, 7, 7]
+    assert mismatches(parse(exposition(engine)), expected_org_usage(truth), ORG_USAGE_FAMILIES) == []
 
 
 def test_organization_403_is_gated_logged_once_and_leaves_team_collectors_working(make_team, tmp_path, caplog):
@@ -156,6 +187,7 @@ def test_first_org_sync_makes_exactly_the_calls_its_windows_require(make_team, t
         windows += 1
         start = end + 1
     assert required > windows  # some windows need more than one page of 1,000
-    assert made == {"/organizations/pooled-usage": 1, ORG_EVENTS: required}  # the pool gives the contract start
+    # The cycle start (the fallback period) and the pool (the contract start) cost one request each.
+    assert made == {"/teams/spend": 1, "/organizations/pooled-usage": 1, ORG_EVENTS: required}
     status = {s.name: s for s in engine.snapshot().collectors}["org_usage"]
-    assert status.last_api_requests == required + 1
+    assert status.last_api_requests == required + 2

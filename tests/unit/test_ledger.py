@@ -1,8 +1,11 @@
+import sqlite3
 from decimal import Decimal
+
+import pytest
 
 from cursor_exporter.ledger import Ledger, UsageKey
 from cursor_exporter.records import UsageEvent
-from cursor_exporter.store import Store
+from cursor_exporter.store import DB_FILENAME, SCHEMA_VERSION, Store
 from cursor_exporter.windows import HOUR_MS, Window
 
 T0 = 1_767_225_600_000
@@ -124,20 +127,56 @@ INSERT INTO usage_totals VALUES ('a@b.c', 'gpt-5', 'Usage-based', 0, 'ide', 2, 2
 
 
 def test_a_schema_1_ledger_is_migrated_in_place_and_keeps_every_figure(tmp_path):
-    import sqlite3
-
-    from cursor_exporter.store import DB_FILENAME, SCHEMA_VERSION
-
     with sqlite3.connect(tmp_path / DB_FILENAME) as db:
         db.executescript(SCHEMA_1)
     store = Store(tmp_path)
     assert store.get_state("schema_version") == str(SCHEMA_VERSION)
     view = Ledger(store).view()
-    assert KEY.team == ""  # a team's own usage has no team in its key
+    assert set(view.counters) == {KEY}  # the team column is empty for a team's own usage
     assert view.counters[KEY].charged_cents == Decimal("0.55")  # total 0.3 plus 0.25 revised down
     assert view.counters[KEY].events == 2
     assert view.cycle[KEY].charged_cents == Decimal("0.3")
-    # The migrated ledger takes new windows with the new key as usual.
+    # The migrated ledger takes new windows with the new key as usual: the hour is replaced, not added.
     Ledger(store).replace_window(Window(T0, T0 + HOUR_MS - 1), [event(T0 + 1, "0.4")], T0 + HOUR_MS)
     store.close()
-    assert Ledger(Store(tmp_path)).view().cycle[KEY].charged_cents == Decimal("0.4")
+    after = Ledger(Store(tmp_path)).view()
+    assert set(after.counters) == {KEY}
+    assert after.cycle[KEY].charged_cents == Decimal("0.4")
+    assert after.counters[KEY].charged_cents == Decimal("0.65")  # 0.4 now, 0.25 revised before
+    assert (after.counters[KEY].events, after.cycle[KEY].events) == (2, 1)  # the counter does not fall
+
+
+def test_a_migration_that_fails_midway_leaves_the_schema_1_ledger_as_it_was(tmp_path):
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        db.executescript(SCHEMA_1)
+        # The second table's rebuild will fail after the first one's succeeded.
+        db.execute("CREATE TABLE usage_totals_v1 (blocker)")
+    with pytest.raises(sqlite3.OperationalError):
+        Store(tmp_path)
+    with sqlite3.connect(tmp_path / DB_FILENAME) as db:
+        assert db.execute("SELECT value FROM state WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert "team" not in {row[1] for row in db.execute("PRAGMA table_info(usage_hours)")}
+        db.execute("DROP TABLE usage_totals_v1")
+    assert Ledger(Store(tmp_path)).view().counters[KEY].charged_cents == Decimal("0.55")
+
+
+def test_an_earlier_period_start_moves_planning_back_to_fetch_it(tmp_path):
+    ledger = Ledger(Store(tmp_path), by_team=True)
+    ledger.set_cycle_start(T0 + 48 * HOUR_MS)  # a fallback start first, later the real contract start
+    ledger.set_planning_start(T0 + 50 * HOUR_MS)
+    ledger.set_cycle_start(T0 + 1)
+    assert ledger.planning_start() == T0
+    ledger.set_cycle_start(T0 + 72 * HOUR_MS)  # a later start (a renewal) leaves planning where it is
+    assert ledger.planning_start() == T0
+
+
+def test_only_an_organization_ledger_keys_usage_by_team(tmp_path):
+    window = Window(T0, T0 + HOUR_MS - 1)
+    org_event = event(T0 + 1, "1").model_copy(update={"team_id": "7"})
+    team_ledger = Ledger(Store(tmp_path / "team"))
+    team_ledger.replace_window(window, [org_event], T0 + HOUR_MS)
+    assert set(team_ledger.view().counters) == {KEY}
+    org_ledger = Ledger(Store(tmp_path / "org"), by_team=True)
+    org_ledger.replace_window(window, [org_event, event(T0 + 2, "2")], T0 + HOUR_MS)
+    counters = org_ledger.view().counters
+    assert {key.team: tally.charged_cents for key, tally in counters.items()} == {"7": 1, "unknown": 2}

@@ -85,3 +85,12 @@ def test_unparseable_rows_are_returned_as_errors_and_the_rest_parse():
     assert len(errors) == 2
     assert all(isinstance(error, ValidationError) for error in errors)
     assert parse_many(UsageEvent, None) == ([], [])
+
+
+def test_iso_timestamps_are_exact_milliseconds_and_utc_without_a_zone():
+    from cursor_exporter.records import iso_ms
+
+    assert iso_ms("2026-12-31T23:59:59.999Z") == 1798761599999
+    assert iso_ms("2026-01-01T00:00:00") == iso_ms("2026-01-01T00:00:00+00:00") == 1767225600000
+    assert iso_ms("2026-01-01T01:00:00+01:00") == 1767225600000
+    assert iso_ms("not a date") is None and iso_ms(None) is None

@@ -49,9 +49,11 @@ AI_CODE_TRACKING = "ai_code_tracking"
 ORGANIZATION = "organization"
 T = TypeVar("T")
 FEATURE_RECHECK_MS = 3_600_000
+CONTRACT_START = "contract_start_ms"  # state key of the last contract start the pool reported
 TRACKED_USERS = "tracked_users"  # state key of the top-N cap's sticky membership, in each ledger's store
 # A first organization backfill reaches back to the contract start, possibly months: it advances at most
-# this many windows (days) per sync, so the single scheduler worker keeps every other collector on time.
+# this many windows (days) per sync, the newest always among them, so the single scheduler worker gets
+# back to the other collectors between them.
 ORG_WINDOWS_PER_SYNC = 7
 
 
@@ -107,6 +109,7 @@ class SyncEngine:
         self._org_id = org_id
         self._org_pool: PooledUsage | None = None
         self.org_ledger = Ledger(org_store, by_team=True) if org_store is not None else None
+        self._org_store = org_store
         self._org_scanner = WindowScanner(org_client, org_id) if org_client is not None and org_id else None
         # Per usage collector: its ledger's store, and the users the top-N cap gave their own series.
         self._cap_stores = {"usage": store, **({"org_usage": org_store} if org_store is not None else {})}
@@ -155,8 +158,6 @@ class SyncEngine:
         error: str | None = None
         try:
             sync()
-            if name in self._cap_stores:
-                self._pick_top_users(name)
         except ApiError as failure:
             error = str(failure)
             log.warning("%s sync failed: %s", name, error)
@@ -288,32 +289,42 @@ class SyncEngine:
         """Fetch every due window of the team's usage events, oldest first, each in its own transaction."""
         if self.ledger.cycle_start_ms is None:
             self.sync_spend()
-        self._sync_windows(self.ledger, self._scanner)
+        self._sync_windows("usage", self.ledger, self._scanner)
 
     def sync_org_usage(self) -> None:
         """Fetch due windows of the organization's usage events (every team's) into the org ledger.
 
         The organization ledger's period is the pool's contract, so its sums per team reconcile with
-        ``teams[].usedCents``; without contract dates it falls back to the team's billing cycle.
+        ``teams[].usedCents``. A reply without contract dates keeps the last known contract start;
+        with none ever known the period falls back to the team's billing cycle.
         """
-        if self.org_ledger is None or self._org_scanner is None:
+        if self.org_ledger is None or self._org_scanner is None or self._org_store is None:
             raise ApiError(ORG_EVENTS_ENDPOINT, 0, "no organization key, id and storage configured")
-        if self.ledger.cycle_start_ms is None:
+        pool = self._fetch_gated(ORGANIZATION, self._fetch_pool)  # fresh dates: a renewal moves the period
+        if pool is None:
+            return
+        self._org_pool = pool
+        if pool.contract_start_ms is not None:
+            self._org_store.set_state(CONTRACT_START, str(pool.contract_start_ms))
+        contract_start = self._org_store.get_state(CONTRACT_START)
+        if contract_start is None and self.ledger.cycle_start_ms is None:
             self.sync_spend()
-        self._fetch_gated(ORGANIZATION, self._sync_org_windows)
+        self.org_ledger.set_cycle_start(int(contract_start) if contract_start else self.ledger.cycle_start_ms)
+        self._fetch_gated(
+            ORGANIZATION,
+            lambda: self._sync_windows("org_usage", self.org_ledger, self._org_scanner, ORG_WINDOWS_PER_SYNC),
+        )
 
-    def _sync_org_windows(self) -> None:
-        self._org_pool = self._fetch_pool()  # fresh contract dates: a renewal moves the period
-        start = self._org_pool.contract_start_ms or self.ledger.cycle_start_ms
-        self.org_ledger.set_cycle_start(start)
-        self._sync_windows(self.org_ledger, self._org_scanner, max_windows=ORG_WINDOWS_PER_SYNC)
-
-    def _sync_windows(self, ledger: Ledger, scanner: WindowScanner, max_windows: int | None = None) -> None:
+    def _sync_windows(
+        self, collector: str, ledger: Ledger, scanner: WindowScanner, max_windows: int | None = None
+    ) -> None:
+        """Fetch the due windows (at most ``max_windows``, oldest first, but always the newest), then let the
+        top-N cap pick its users once the ledger is caught up."""
         planning_start = ledger.planning_start()
         sync_end = self._clock_ms() - self._end_delay_ms
-        windows = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
-        windows = windows[:max_windows]  # oldest first: the rest is due again next sync
-        log.debug("%s sync up to %d: %d windows due", scanner.endpoint, sync_end, len(windows))
+        due = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
+        windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
+        log.debug("%s sync up to %d: %d of %d due windows", scanner.endpoint, sync_end, len(windows), len(due))
         skipped = 0
         for window in windows:
             try:
@@ -328,19 +339,20 @@ class SyncEngine:
         ledger.set_planning_start(
             first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), self._lookback_ms)
         )
+        if len(windows) == len(due):  # caught up (a window that kept changing must not block picks for good)
+            self._pick_top_users(collector, ledger)
         if skipped:
             raise ApiError(scanner.endpoint, 200, f"{skipped} windows kept changing while paged; retried next sync")
 
-    def _pick_top_users(self, collector: str) -> None:
+    def _pick_top_users(self, collector: str, ledger: Ledger) -> None:
         """Give the biggest spenders their own series while the top-N cap has room; once in, a user stays.
 
-        Picks happen only here, after a whole sync: picked from a backfill's first windows the cap would
-        keep early spenders for good. Once the cap is full the rest fold into ``__other__`` for good.
+        Picks happen only when the ledger is caught up: picked from a backfill's first windows the cap
+        would keep early spenders for good. Once the cap is full the rest fold into ``__other__`` for good.
         """
         tracked = self._tracked_users[collector]
         if not self._top_users or len(tracked) >= self._top_users:
             return
-        ledger = self.ledger if collector == "usage" else self.org_ledger
         spend: dict[str, Decimal] = {}
         for key, tally in ledger.view().counters.items():
             spend[key.user] = spend.get(key.user, Decimal(0)) + tally.charged_cents

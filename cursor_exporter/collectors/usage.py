@@ -124,30 +124,27 @@ def render_usage(
 
     if not labels.per_user:
         return
-    waiting = tracked is not None and len(tracked) < top_users
+    counters, period_sums = view.counters, view.cycle
+    if tracked is not None and len(tracked) < top_users:  # the cap has room: unpicked users wait
+        counters = {key: tally for key, tally in counters.items() if key.user in tracked}
+        period_sums = {key: tally for key, tally in period_sums.items() if key.user in tracked}
 
-    def user_grain(key: UsageKey) -> tuple[str, ...] | None:
-        if waiting and key.user not in tracked:
-            return None
+    def user_grain(key: UsageKey) -> tuple[str, ...]:
         return (*team(key), labels.user(key.user, tracked))
 
     user_charged, user_period = BY_NAME[names.user_charged].new(), BY_NAME[names.user_period].new()
     user_events = BY_NAME[names.user_events].new() if names.user_events else None
     user_tokens = BY_NAME[names.user_tokens].new() if names.user_tokens else None
-    for group, tally in sorted(_without_waiting(roll_up(view.counters, user_grain))):
+    for group, tally in sorted(roll_up(counters, user_grain).items()):
         if user_events is not None:
             user_events.add_metric(group, tally.events)
         if user_tokens is not None:
             for token_type, count in _tokens(tally):
                 user_tokens.add_metric((*group, token_type), count)
         user_charged.add_metric(group, dollars(tally.charged_cents))
-    for group, tally in sorted(_without_waiting(roll_up(view.cycle, user_grain))):
+    for group, tally in sorted(roll_up(period_sums, user_grain).items()):
         user_period.add_metric(group, dollars(tally.charged_cents))
     yield from (family for family in (user_events, user_tokens, user_charged, user_period) if family is not None)
-
-
-def _without_waiting(sums: dict) -> list:
-    return [(group, tally) for group, tally in sums.items() if group is not None]
 
 
 def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:

@@ -31,6 +31,9 @@ ORG_USAGE_FAMILIES = {
 }
 
 
+CAPPED = {"cursor_org_user_charged_usd_total", "cursor_org_user_contract_charged_usd"}
+
+
 def org_truth(team) -> dict:
     """The organization's usage from the contract start up to where the exporter's windows end."""
     return team.sim.truth_org(end_ms=team.clock.now_ms() - END_DELAY_S * 1000)
@@ -63,8 +66,8 @@ def test_org_usage_of_every_team_equals_the_truth_and_reconciles_with_the_pool(m
     for team_id, share in pool_shares.items():
         recent = sum((Decimal(r["chargedCents"]) for r in last_minute["usage"] if str(r["teamId"]) == team_id), 0)
         assert math.isclose(contract[team_id] + float(recent / 100), share, rel_tol=1e-12, abs_tol=1e-8)
-    # The team key read only the cycle start; every team's usage came through the organization key.
-    assert {path for path, _ in team.sim.request_log} == {"/teams/spend", "/organizations/pooled-usage", ORG_EVENTS}
+    # Every team's usage came through the organization key; the team key was not needed at all.
+    assert {path for path, _ in team.sim.request_log} == {"/organizations/pooled-usage", ORG_EVENTS}
 
 
 def test_org_usage_refetch_is_idempotent_counters_never_fall_and_a_restart_resumes(make_team, tmp_path):
@@ -138,21 +141,29 @@ def test_org_user_cap_picks_the_organizations_top_spenders_apart_from_the_teams_
     assert {k: v for k, v in after.items() if k[0] in per_user} == {k: v for k, v in series.items() if k[0] in per_user}
 
 
-def test_a_long_contract_is_backfilled_a_week_per_sync_while_team_collectors_keep_running(make_team, tmp_path):
+def test_a_long_contract_is_backfilled_a_week_per_sync_and_the_cap_picks_only_once_caught_up(make_team, tmp_path):
     team = make_team(
         users=6, cycle_start_days_ago=3, enterprise=True, org_api_key=ORG_KEY, org_contract_start_days_ago=20
     )
-    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True)
+    engine = team.engine(tmp_path, collectors=ORG_COLLECTORS, org=True, top_users=3)
     truth = org_truth(team)
     assert truth["contractStart"] < team.truth()["cycleStart"] - 10 * 24 * HOUR_MS  # a contract, not the cycle
-    events = []
-    for _ in range(3):  # 21 days of 24-hour windows, at most seven per sync
+    pages, picked = [], []
+    while not pages or pages[-1] == 7:  # one page per window here: at most seven windows per sync
         before = sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS)
         assert engine.run("org_usage")
-        events.append(sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS) - before)
-        assert engine.run("usage")  # the single worker is free between org syncs
-    assert events == [7, 7, 7]
-    assert mismatches(parse(exposition(engine)), expected_org_usage(truth), ORG_USAGE_FAMILIES) == []
+        pages.append(sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS) - before)
+        picked.append(engine.snapshot().org_tracked_users)
+        assert engine.run("usage")  # the single worker gets back to the team between org syncs
+        assert len(pages) < 6
+    assert len(pages) >= 3 and max(pages) == 7
+    assert all(not users for users in picked[:-1])  # nobody picked on a partial contract
+    team_level = {key: value for key, value in expected_org_usage(truth).items() if key[0] not in CAPPED}
+    assert mismatches(parse(exposition(engine)), team_level, ORG_USAGE_FAMILIES - CAPPED) == []
+    spend: dict[str, Decimal] = {}
+    for row in truth["users"]:
+        spend[row["email"]] = spend.get(row["email"], Decimal(0)) + Decimal(row["chargedCents"])
+    assert picked[-1] == set(sorted(spend, key=lambda email: (-spend[email], email))[:3])
 
 
 def test_organization_403_is_gated_logged_once_and_leaves_team_collectors_working(make_team, tmp_path, caplog):
@@ -187,7 +198,6 @@ def test_first_org_sync_makes_exactly_the_calls_its_windows_require(make_team, t
         windows += 1
         start = end + 1
     assert required > windows  # some windows need more than one page of 1,000
-    # The cycle start (the fallback period) and the pool (the contract start) cost one request each.
-    assert made == {"/teams/spend": 1, "/organizations/pooled-usage": 1, ORG_EVENTS: required}
+    assert made == {"/organizations/pooled-usage": 1, ORG_EVENTS: required}  # the pool gives the contract start
     status = {s.name: s for s in engine.snapshot().collectors}["org_usage"]
-    assert status.last_api_requests == required + 2
+    assert status.last_api_requests == required + 1

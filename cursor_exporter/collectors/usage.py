@@ -86,12 +86,12 @@ def render_usage(
     """The families of one ledger view, team-wide and (unless switched off) per user.
 
     Under the top-N cap (``tracked`` not None) users the cap has not picked fold into ``__other__`` once
-    it is full. While it has room they are left out until the sync's end picks them: folded meanwhile,
-    ``__other__`` would fall when they leave it, and it is a counter.
+    it is full. While it has room they are left out until the caught-up ledger lets the cap pick them:
+    folded meanwhile, ``__other__`` would fall when they leave it, and it is a counter.
     """
 
     def team(key: UsageKey) -> tuple[str, ...]:
-        return (key.team or "unknown",) if names.by_team else ()
+        return (key.team,) if names.by_team else ()
 
     def usage_grain(key: UsageKey) -> tuple[str, ...]:
         return (*team(key), labels.model(key.model), key.kind, "true" if key.max_mode else "false", key.source)

@@ -116,8 +116,8 @@ class Exporter:
         org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
         self.org_client = client(teams[0].api_url, org_key) if org_key else None
-        wants_org_usage = org_key and "org_usage" in settings.polling_collectors()
-        self.org_store = Store(settings.storage_path / "organization") if wants_org_usage else None
+        wants_org_ledger = org_key is not None and "org_usage" in settings.polling_collectors()
+        self.org_store = Store(settings.storage_path / "organization") if wants_org_ledger else None
         self.runtimes: list[TeamRuntime] = []
         for index, team in enumerate(teams):
             team_client = client(team.api_url, team.api_key)

@@ -8,13 +8,14 @@ that catches the exporter's misreadings of the API reference.
     server = sim.serve()          # server.url, server.port, server.stop()
     sim.faults.inject("503", count=2)
     sim.truth()                   # exact aggregates of what is served now
-    sim.truth_daily(start_ms, end_ms), sim.truth_groups(), sim.truth_org(), sim.truth_ai_code()
-                                  # also GET /_sim/truth/{daily,groups,org,ai-code}
+    sim.truth_daily(start_ms, end_ms), sim.truth_groups(), sim.truth_org(), sim.truth_ai_code(),
+    sim.truth_audit(start_ms, end_ms)
+                                  # also GET /_sim/truth/{daily,groups,org,ai-code,audit}
 """
 
 from .clock import SimClock
 from .config import FAULT_KINDS, SimulatorConfig
-from .server import SimServer, run_simulator
-from .simulator import Simulator
+from .server import SimServer
+from .simulator import Simulator, run_simulator
 
 __all__ = ["FAULT_KINDS", "SimClock", "SimServer", "Simulator", "SimulatorConfig", "run_simulator"]

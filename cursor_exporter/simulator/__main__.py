@@ -6,7 +6,7 @@ import argparse
 
 from .clock import SimClock
 from .config import SimulatorConfig
-from .server import run_simulator
+from .simulator import run_simulator
 
 
 def main(argv: list[str] | None = None) -> None:

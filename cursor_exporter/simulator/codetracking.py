@@ -1,4 +1,4 @@
-"""AI Code Tracking (``/analytics/ai-code/commits`` and ``/changes``) and its ground truth.
+"""AI Code Tracking data (``/analytics/ai-code/commits`` and ``/changes``) and its served shape.
 
 Conventions (deterministic, per team seed, UTC day and member, memoised):
 
@@ -18,22 +18,17 @@ Conventions (deterministic, per team seed, UTC day and member, memoised):
 
 from __future__ import annotations
 
-import math
 import random
-import threading
-import uuid
-from typing import TYPE_CHECKING
 
-from .team import EXTENSIONS, MODELS, Member, Team
+from .catalog import EXTENSIONS, MODELS, REPO_NAMES
+from .draws import poisson, random_uuid
+from .memo import Memo
+from .roster import Member
+from .team import Team
 from .timefmt import iso
+from .units import DAY_MS, HOUR_MS, utc_weekday
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
-
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 UNKNOWN_REPO = "unknown"
-REPO_NAMES = ("acme/api", "acme/web", "acme/mobile", "acme/infra", "acme/data-pipeline", "acme/docs")
 SOURCES = ("ide", "cli", "cloud")
 MESSAGES = (
     "Refactor: extract analytics client",
@@ -45,14 +40,6 @@ MESSAGES = (
     "WIP",
 )
 FILE_STEMS = ("index", "client", "handler", "models", "utils", "README", "schema", "server")
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    limit, k, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        k += 1
-        product *= rng.random()
-    return k
 
 
 def _lines(rng: random.Random, mu: float) -> int:
@@ -70,32 +57,26 @@ class CodeTracker:
             m.index: tuple(random.Random(f"{team.seed}:repos:{m.index}").sample(self.repos, rng.randint(1, 3)))
             for m in team.members
         }
-        self._days: dict[tuple[int, int], tuple[list[dict], list[dict]]] = {}
-        self._lock = threading.Lock()
+        self._days: Memo[tuple[int, int], tuple[list[dict], list[dict]]] = Memo(self._generate)
 
     def member_day(self, member: Member, day_ms: int) -> tuple[list[dict], list[dict]]:
         """``(commits, changes)`` created on a UTC day by a member (internal dicts, not served)."""
-        key = (day_ms, member.index)
-        with self._lock:
-            cached = self._days.get(key)
-        if cached is None:
-            cached = self._generate(member, day_ms)
-            with self._lock:
-                cached = self._days.setdefault(key, cached)
-        return cached
+        return self._days((day_ms, member.index))
 
     def _timestamp(self, rng: random.Random, member: Member, day_ms: int) -> int:
         offset = (9 - member.persona.utc_offset_h) * HOUR_MS + rng.randrange(9 * HOUR_MS)
         return day_ms + offset % DAY_MS
 
-    def _generate(self, member: Member, day_ms: int) -> tuple[list[dict], list[dict]]:
+    def _generate(self, key: tuple[int, int]) -> tuple[list[dict], list[dict]]:
+        day_ms, member_index = key
+        member = self.team.members[member_index]
         if member.persona.activity <= 0 or not member.is_member_at(day_ms + 12 * HOUR_MS):
             return [], []
         rng = random.Random(f"{self.team.seed}:aicode:{day_ms}:{member.index}")
-        weekend = (day_ms // DAY_MS + 3) % 7 >= 5
+        weekend = utc_weekday(day_ms) >= 5
         scale = member.persona.activity * (0.08 if weekend else 1.0)
         commits = []
-        for _ in range(_poisson(rng, 1.6 * scale)):
+        for _ in range(poisson(rng, 1.6 * scale)):
             created = self._timestamp(rng, member, day_ms)
             commit = self._commit(rng, member, created)
             commits.append(commit)
@@ -108,7 +89,7 @@ class CodeTracker:
                 amend["seq"] = commit["seq"] + 0.5
                 commits.append(amend)
         changes = []
-        for _ in range(_poisson(rng, 5.0 * scale)):
+        for _ in range(poisson(rng, 5.0 * scale)):
             changes.append(self._change(rng, member, self._timestamp(rng, member, day_ms)))
         for seq, commit in enumerate(sorted(commits, key=lambda c: (c["createdAt"], c["seq"]))):
             commit["seq"] = seq
@@ -160,7 +141,7 @@ class CodeTracker:
             files.append(entry)
         model = None if source == "TAB" and rng.random() < 0.7 else rng.choice(sorted(MODELS))
         return {
-            "changeId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "changeId": random_uuid(rng),
             "member": member,
             "source": source,
             "model": model,
@@ -228,57 +209,4 @@ def served_change(item: dict) -> dict:
         "totalLinesDeleted": item["totalLinesDeleted"],
         "createdAt": iso(item["createdAt"]),
         "metadata": [dict(f) for f in item["metadata"]],
-    }
-
-
-def truth_ai_code(sim: Simulator, start_ms: int, end_ms: int) -> dict:
-    """See ``Simulator.truth_ai_code``."""
-    now = sim.now_ms()
-    tracker = sim.code_tracker()
-    commits = tracker.items("commits", start_ms, end_ms, now)
-    by_repo_source: dict[tuple[str, str], dict] = {}
-    by_user_repo: dict[tuple[str, str], dict] = {}
-    for item in commits:
-        repo = item["repoName"] or UNKNOWN_REPO
-        row = by_repo_source.setdefault(
-            (repo, item["commitSource"]),
-            {
-                "repo": repo,
-                "source": item["commitSource"],
-                "commits": 0,
-                "aiLinesAdded": 0,
-                "aiLinesDeleted": 0,
-                "nonAiLinesAdded": 0,
-                "nonAiLinesDeleted": 0,
-            },
-        )
-        ai_added = item["tabLinesAdded"] + item["composerLinesAdded"]
-        row["commits"] += 1
-        row["aiLinesAdded"] += ai_added
-        row["aiLinesDeleted"] += item["tabLinesDeleted"] + item["composerLinesDeleted"]
-        row["nonAiLinesAdded"] += item["nonAiLinesAdded"] or 0
-        row["nonAiLinesDeleted"] += item["nonAiLinesDeleted"] or 0
-        email = item["member"].email
-        user = by_user_repo.setdefault((email, repo), {"email": email, "repo": repo, "commits": 0, "aiLinesAdded": 0})
-        user["commits"] += 1
-        user["aiLinesAdded"] += ai_added
-    by_user_source: dict[tuple[str, str], dict] = {}
-    for item in tracker.items("changes", start_ms, end_ms, now):
-        email = item["member"].email
-        row = by_user_source.setdefault(
-            (email, item["source"]),
-            {"email": email, "source": item["source"], "changes": 0, "linesAdded": 0, "linesDeleted": 0},
-        )
-        row["changes"] += 1
-        row["linesAdded"] += item["totalLinesAdded"]
-        row["linesDeleted"] += item["totalLinesDeleted"]
-    return {
-        "now": now,
-        "startDate": start_ms,
-        "endDate": end_ms,
-        "unknownRepo": UNKNOWN_REPO,
-        "totalCommits": len(commits),
-        "commits": [by_repo_source[k] for k in sorted(by_repo_source)],
-        "users": [by_user_repo[k] for k in sorted(by_user_repo)],
-        "changes": [by_user_source[k] for k in sorted(by_user_source)],
     }

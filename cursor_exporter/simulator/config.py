@@ -33,6 +33,7 @@ class SimulatorConfig:
 
     cycle_start_days_ago: int = 10
     events_per_user_per_day: float = 40.0
+    audit_events_per_day: float = 8.0  # mean non-roster audit-log events per weekday (0: roster events only)
 
     rate_limits: bool = True
     rate_limit_period_s: float = 60.0
@@ -69,5 +70,7 @@ class SimulatorConfig:
             raise ValueError("org_team_ids must be non-empty and unique")
         if self.org_team_users is not None and self.org_team_users < 1:
             raise ValueError("org_team_users must be >= 1")
+        if self.audit_events_per_day < 0:
+            raise ValueError("audit_events_per_day must be >= 0")
         if self.rate_limit_period_s <= 0 or self.rate_limit_scale <= 0:
             raise ValueError("rate limit period and scale must be positive")

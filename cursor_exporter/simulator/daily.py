@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import TYPE_CHECKING
 
-from .team import CLIENT_VERSIONS, EXTENSIONS, KIND_INCLUDED, KIND_USAGE_BASED, KIND_USER_API_KEY, Member, UsageEvent
+from .catalog import CLIENT_VERSIONS, EXTENSIONS
+from .events import KIND_INCLUDED, KIND_USAGE_BASED, KIND_USER_API_KEY, UsageEvent
+from .roster import Member
 from .timefmt import day_string
+from .units import DAY_MS, HOUR_MS
+from .world import World
 
-if TYPE_CHECKING:
-    from .simulator import Simulator
-
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 SETTLE_HOURS = 48
 UPGRADE_EVERY_DAYS = 21
 ALL_CLIENT_VERSIONS = (*CLIENT_VERSIONS, "2.1.25")
@@ -49,7 +47,7 @@ def settle_factor(day_ms: int, now_ms: int) -> float:
     return (60 + 40 * hours / SETTLE_HOURS) / 100
 
 
-def client_version_on(sim: Simulator, member: Member, day_ms: int) -> str:
+def client_version_on(sim: World, member: Member, day_ms: int) -> str:
     """The member's Cursor version on a UTC day (monotonic upgrades, member-specific timing)."""
     base = ALL_CLIENT_VERSIONS.index(member.client_version)
     anchor = sim.first_cycle_start_ms // DAY_MS
@@ -58,7 +56,7 @@ def client_version_on(sim: Simulator, member: Member, day_ms: int) -> str:
     return ALL_CLIENT_VERSIONS[min(len(ALL_CLIENT_VERSIONS) - 1, base + upgrades)]
 
 
-def daily_row(sim: Simulator, member_index: int, day_ms: int, events: list[UsageEvent], now_ms: int) -> dict:
+def daily_row(sim: World, member_index: int, day_ms: int, events: list[UsageEvent], now_ms: int) -> dict:
     """One served row; inactive (paged mode) rows have zero counters and null strings."""
     member = sim.team.members[member_index]
     user_id = member.int_id if sim.config.daily_user_id_style == "int" else member.string_id
@@ -109,10 +107,12 @@ def daily_row(sim: Simulator, member_index: int, day_ms: int, events: list[Usage
     return row
 
 
-def truth_daily(sim: Simulator, start_ms: int, end_ms: int) -> dict:
+def truth_daily(sim: World, start_ms: int | None, end_ms: int | None) -> dict:
     """Sums of the active rows ``/teams/daily-usage-data`` serves now for the whole UTC days
-    overlapping ``[start_ms, end_ms]``; see ``Simulator.truth_daily``."""
+    overlapping ``[start_ms, end_ms]`` (default: cycle start to now); see ``Simulator.truth_daily``."""
     now = sim.now_ms()
+    start_ms = sim.cycle_bounds(now)[0] if start_ms is None else int(start_ms)
+    end_ms = now if end_ms is None else int(end_ms)
     activity = sim.daily_activity(start_ms, end_ms, now)
     first_day = start_ms // DAY_MS * DAY_MS
     last_day = min(end_ms, now) // DAY_MS * DAY_MS

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
-from .team import Team, UsageEvent
+from .events import UsageEvent
+from .team import Team
+
+MAX_EVENTS_PAGE_SIZE = 1000
 
 
 def _matches(value: str | None, wanted: object) -> bool:

@@ -1,4 +1,4 @@
-"""Billing groups (``/teams/groups``): the served payload, shared by the route and the truth.
+"""Billing groups (``/teams/groups``): the served payload and its ground truth.
 
 Each member's group ``spendCents`` is their on-demand (``Usage-based``) spend in the
 cycle over events visible now; a group's ``spendCents`` sums its current and former
@@ -10,15 +10,17 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
-from .simulator import GROUP_NAMES, Simulator, served_number
-from .team import DAY_MS
+from .money import decimal_string, exact, served_number
+from .roster import DIRECTORY_GROUP_INDEX, GROUP_NAMES
 from .timefmt import day_string, iso
+from .units import DAY_MS
+from .world import World
 
 DAILY_SPEND_DAYS = 2
 GROUP_ID_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def groups_payload(sim: Simulator, at: int, now: int) -> dict:
+def groups_payload(sim: World, at: int, now: int) -> dict:
     """The ``/teams/groups`` body for the billing cycle containing ``at``, as served at ``now``."""
     cycle_start, cycle_end = sim.cycle_bounds(at)
     spent = sim.on_demand_by_email_and_day(cycle_start, cycle_end - 1, now)
@@ -69,7 +71,7 @@ def groups_payload(sim: Simulator, at: int, now: int) -> dict:
     for index, name in enumerate(GROUP_NAMES):
         members = [m for m in sim.team.members if sim.group_index(m) == index]
         group_id = "group_" + "".join(rng.choice(GROUP_ID_ALPHABET) for _ in range(26))
-        directory = f"okta-{name.lower().replace(' ', '-')}" if index == 0 else None
+        directory = f"okta-{name.lower().replace(' ', '-')}" if index == DIRECTORY_GROUP_INDEX else None
         entry = group(group_id, name, members, iso(sim.first_cycle_start_ms - 3 * DAY_MS))
         entry["directoryGroupId"] = directory
         groups.append(entry)
@@ -85,3 +87,22 @@ def groups_payload(sim: Simulator, at: int, now: int) -> dict:
         "unassignedGroup": unassigned,
         "billingCycle": {"cycleStart": iso(cycle_start), "cycleEnd": iso(cycle_end)},
     }
+
+
+def truth_groups(sim: World, at_ms: int | None) -> dict:
+    """``/teams/groups`` as served now for the cycle containing ``at_ms`` (default now);
+    see ``Simulator.truth_groups``."""
+    now = sim.now_ms()
+    at = now if at_ms is None else int(at_ms)
+    payload = groups_payload(sim, at, now)
+    cycle_start, cycle_end = sim.cycle_bounds(at)
+    groups = {}
+    for group in [*payload["groups"], payload["unassignedGroup"]]:
+        groups[group["id"]] = {
+            "name": group["name"],
+            "spendCents": decimal_string(exact(group["spendCents"])),
+            "memberCount": group["memberCount"],
+            "members": sorted(m["email"] for m in group["currentMembers"]),
+            "formerMembers": sorted(m["email"] for m in group["formerMembers"]),
+        }
+    return {"now": now, "cycleStart": cycle_start, "cycleEnd": cycle_end, "groups": groups}

@@ -18,26 +18,21 @@ Conventions (deterministic):
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING
 
+from .events import HOSTING_TYPES, UsageEvent
 from .filters import event_matches
-from .team import HOSTING_TYPES, Team, UsageEvent
+from .money import decimal_string, exact, served_number
+from .team import Team
 from .timefmt import iso
-from .truth import decimal_string, exact, usage_and_users
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
+from .truth import usage_and_users
+from .world import World
 
 MICRO = Decimal("0.000001")
 BUDGETS_CENTS = {0: 2_000_000, 2: 1_000_000}  # team position in org_team_ids -> budgetLimitCents
 DEFAULT_ORG_EVENTS_PAGE_SIZE = 10
 
 
-def _served(value: Decimal) -> float | int:
-    return 0 if value == 0 else float(value)
-
-
-def team_charged(sim: Simulator, team: Team, start_ms: int, end_ms: int, now_ms: int) -> tuple[Decimal, int]:
+def team_charged(sim: World, team: Team, start_ms: int, end_ms: int, now_ms: int) -> tuple[Decimal, int]:
     """Exact ``chargedCents`` sum and count of a team's events visible now in the range."""
     total, count = Decimal(0), 0
     for event in sim.visible_events(start_ms, end_ms, now_ms, apply_retention=False, team=team):
@@ -46,16 +41,16 @@ def team_charged(sim: Simulator, team: Team, start_ms: int, end_ms: int, now_ms:
     return total, count
 
 
-def pooled_usage_payload(sim: Simulator, now_ms: int) -> tuple[dict, list[dict]]:
+def pooled_usage_payload(sim: World, now_ms: int) -> tuple[dict, list[dict]]:
     """The ``/organizations/pooled-usage`` body and per-team exact details for the truth."""
     contract_start, contract_end = sim.contract_bounds()
     teams, details = [], []
     used_total = Decimal(0)
     for position, (team_id, team) in enumerate(sim.org_teams.items()):
         charged, count = team_charged(sim, team, contract_start, now_ms, now_ms)
-        used = exact(_served(charged.quantize(MICRO, rounding=ROUND_HALF_EVEN)))
+        used = exact(served_number(charged.quantize(MICRO, rounding=ROUND_HALF_EVEN)))
         used_total += used
-        row: dict = {"teamId": team_id, "usedCents": _served(used)}
+        row: dict = {"teamId": team_id, "usedCents": served_number(used)}
         budget = BUDGETS_CENTS.get(position)
         if budget is not None:
             row["budgetLimitCents"] = budget
@@ -64,8 +59,8 @@ def pooled_usage_payload(sim: Simulator, now_ms: int) -> tuple[dict, list[dict]]
     limit = sim.config.org_pool_limit_cents
     pool = {
         "limitCents": limit,
-        "usedCents": _served(used_total),
-        "remainingCents": _served(Decimal(limit) - used_total),
+        "usedCents": served_number(used_total),
+        "remainingCents": served_number(Decimal(limit) - used_total),
         "contractStartDate": iso(contract_start),
         "contractEndDate": iso(contract_end),
     }
@@ -73,7 +68,7 @@ def pooled_usage_payload(sim: Simulator, now_ms: int) -> tuple[dict, list[dict]]
 
 
 def org_events(
-    sim: Simulator, start_ms: int, end_ms: int, now_ms: int, team_ids: list[int] | None, body: dict
+    sim: World, start_ms: int, end_ms: int, now_ms: int, team_ids: list[int] | None, body: dict
 ) -> list[tuple[int, UsageEvent]]:
     """``(teamId, event)`` of the visible org events matching ``body``'s filters, newest first."""
     hosting = body.get("hostingType")
@@ -90,9 +85,11 @@ def org_events(
     return [(item[3], item[4]) for item in selected]
 
 
-def truth_org(sim: Simulator, start_ms: int, end_ms: int) -> dict:
-    """See ``Simulator.truth_org``."""
+def truth_org(sim: World, start_ms: int | None, end_ms: int | None) -> dict:
+    """See ``Simulator.truth_org``; ``usage``/``users`` default to contract start to now."""
     now = sim.now_ms()
+    start_ms = sim.contract_bounds()[0] if start_ms is None else int(start_ms)
+    end_ms = now if end_ms is None else int(end_ms)
     payload, details = pooled_usage_payload(sim, now)
     pool = dict(payload["pool"])
     for key in ("limitCents", "usedCents", "remainingCents"):

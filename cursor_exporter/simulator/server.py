@@ -10,11 +10,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from .clock import SimClock
-from .config import SimulatorConfig
-from .routes import INTERNAL_ERROR, Response, handle_api, handle_control, json_response, proxy_error_page
-from .routes import rate_limited as rate_limited_response
-from .simulator import Simulator
+from .api import handle_api
+from .control import handle_control
+from .wire import INTERNAL_ERROR, Response, json_response, proxy_error_page
+from .wire import rate_limited as rate_limited_response
+from .world import World
 
 CONTROL_PREFIX = "/_sim/"
 
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _fault_response(sim: Simulator, fault: str) -> Response:
+def _fault_response(sim: World, fault: str) -> Response:
     if fault == "429":
         return rate_limited_response(sim)
     if fault == "500":
@@ -104,7 +104,7 @@ class _SimHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+    def __init__(self, address: tuple[str, int], simulator: World) -> None:
         self.simulator = simulator
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -132,13 +132,13 @@ class _SimHTTPServer(ThreadingHTTPServer):
 class SimServer:
     """A running simulator HTTP server."""
 
-    def __init__(self, simulator: Simulator, httpd: _SimHTTPServer, thread: threading.Thread | None) -> None:
+    def __init__(self, simulator: World, httpd: _SimHTTPServer, thread: threading.Thread | None) -> None:
         self.simulator = simulator
         self._httpd = httpd
         self._thread = thread
 
     @classmethod
-    def start(cls, simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+    def start(cls, simulator: World, host: str = "127.0.0.1", port: int = 0) -> SimServer:
         """Bind and serve on a daemon thread."""
         simulator.shutdown_event.clear()
         httpd = _SimHTTPServer((host, port), simulator)
@@ -176,14 +176,8 @@ class SimServer:
         self.stop()
 
 
-def run_simulator(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    config: SimulatorConfig | None = None,
-    clock: SimClock | None = None,
-) -> None:
-    """Serve the simulator in the foreground until interrupted (for a ``simulate`` command)."""
-    simulator = Simulator(config, clock=clock)
+def serve_foreground(simulator: World, host: str, port: int) -> None:
+    """Serve in the foreground until interrupted; prints ``{"url", "seed"}`` to stderr first."""
     httpd = _SimHTTPServer((host, port), simulator)
     bound_host, bound_port = httpd.server_address[:2]
     summary = {"url": f"http://{bound_host}:{bound_port}", "seed": simulator.config.seed}

@@ -1,8 +1,6 @@
-"""Ground truth: exact aggregates of what the simulated API serves.
+"""Ground truth of the team's usage: exact aggregates of the events, spend and members served now.
 
-Money is summed as ``sum(Decimal(repr(x)))`` over the exact floats the API
-serialises (``json.dumps`` writes ``repr``), and reported as decimal strings,
-so an exporter that parses JSON numbers exactly can match it digit for digit.
+Money is summed and reported as described in ``money``.
 """
 
 from __future__ import annotations
@@ -11,18 +9,33 @@ from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
-from .team import UsageEvent
+from .events import UsageEvent
+from .money import decimal_string, exact
+from .world import World
 
 
-def exact(value: float | int) -> Decimal:
-    """The exact decimal a JSON reader sees for a served number."""
-    return Decimal(repr(value))
-
-
-def decimal_string(value: Decimal) -> str:
-    """Plain (non-scientific) decimal string."""
-    text = format(value, "f")
-    return text
+def truth(world: World, start_ms: int | None, end_ms: int | None) -> dict:
+    """See ``Simulator.truth``; the range defaults to cycle start to now."""
+    now = world.now_ms()
+    cycle_start, cycle_end = world.cycle_bounds(now)
+    start = cycle_start if start_ms is None else int(start_ms)
+    end = now if end_ms is None else int(end_ms)
+    usage, users = usage_and_users(world.visible_events(start, end, now), now)
+    members = [m for m in world.team.members if not m.is_removed]
+    by_role = Counter({"owner": 0, "member": 0, "free-owner": 0})
+    by_role.update(m.role for m in members)
+    return {
+        "now": now,
+        "cycleStart": cycle_start,
+        "cycleEnd": cycle_end,
+        "startDate": start,
+        "endDate": end,
+        "usage": usage,
+        "users": users,
+        "spend": spend_truth(world.spend_rows(now)),
+        "members": {"byRole": dict(by_role), "removed": sum(m.is_removed for m in world.team.members)},
+        "requests": request_counts(world.request_log),
+    }
 
 
 def usage_and_users(events: Iterable[UsageEvent], now_ms: int) -> tuple[list[dict], list[dict]]:
@@ -70,36 +83,34 @@ def usage_source(event: UsageEvent) -> str:
     return "headless" if event.is_headless else "ide"
 
 
+def _zero_totals() -> dict:
+    return {
+        "events": 0,
+        "inputTokens": 0,
+        "outputTokens": 0,
+        "cacheWriteTokens": 0,
+        "cacheReadTokens": 0,
+        "chargedCents": Decimal(0),
+    }
+
+
 def _empty_usage_row(event: UsageEvent) -> dict:
     return {
         "model": event.model,
         "kind": event.kind,
         "maxMode": event.max_mode,
         "source": usage_source(event),
-        "events": 0,
-        "inputTokens": 0,
-        "outputTokens": 0,
-        "cacheWriteTokens": 0,
-        "cacheReadTokens": 0,
-        "chargedCents": Decimal(0),
+        **_zero_totals(),
         "cursorTokenFee": Decimal(0),
         "requestsCosts": Decimal(0),
     }
 
 
 def _empty_user_row(email: str) -> dict:
-    return {
-        "email": email,
-        "events": 0,
-        "inputTokens": 0,
-        "outputTokens": 0,
-        "cacheWriteTokens": 0,
-        "cacheReadTokens": 0,
-        "chargedCents": Decimal(0),
-    }
+    return {"email": email, **_zero_totals()}
 
 
-def spend_rows(served_rows: Iterable[dict]) -> list[dict]:
+def spend_truth(served_rows: Iterable[dict]) -> list[dict]:
     """Truth view of ``/teams/spend`` rows: the served numbers as exact decimal strings."""
     rows = [
         {

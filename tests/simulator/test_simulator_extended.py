@@ -8,51 +8,17 @@ from collections import defaultdict
 from decimal import Decimal
 
 import httpx
-import pytest
 
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 
-KEY = "crsr_test_key"
-ORG_KEY = "crsr_org_key"
-HOUR = 3_600_000
-DAY = 86_400_000
-TUESDAY_NOON = 1_777_982_400_000  # 2026-05-05T12:00:00Z
-BASE = {"users": 12, "events_per_user_per_day": 30, "cycle_start_days_ago": 3, "rate_limits": False}
+from .helpers import BASE, DAY, HOUR, ORG_KEY, TUESDAY_NOON, Running
+
 COUNTERS = (
     "totalLinesAdded", "totalLinesDeleted", "acceptedLinesAdded", "acceptedLinesDeleted",
     "totalApplies", "totalAccepts", "totalRejects", "totalTabsShown", "totalTabsAccepted",
     "composerRequests", "chatRequests", "agentRequests", "cmdkUsages",
     "subscriptionIncludedReqs", "apiKeyReqs", "usageBasedReqs", "bugbotUsages",
 )  # fmt: skip
-
-
-class Running:
-    def __init__(self, **overrides) -> None:
-        clock = SimClock(start_ms=overrides.pop("start_ms", TUESDAY_NOON), speed=0)
-        self.sim = Simulator(SimulatorConfig(**{**BASE, **overrides}), clock=clock)
-        self.server = self.sim.serve()
-        self.client = httpx.Client(base_url=self.server.url, auth=(KEY, ""), timeout=30)
-        self.org = httpx.Client(base_url=self.server.url, auth=(ORG_KEY, ""), timeout=30)
-        self.control = httpx.Client(base_url=self.server.url, timeout=30)
-
-    def close(self) -> None:
-        for client in (self.client, self.org, self.control):
-            client.close()
-        self.server.stop()
-
-
-@pytest.fixture
-def running():
-    instances = []
-
-    def make(**overrides) -> Running:
-        instance = Running(**overrides)
-        instances.append(instance)
-        return instance
-
-    yield make
-    for instance in instances:
-        instance.close()
 
 
 def decimal_json(response: httpx.Response) -> dict:

@@ -9,14 +9,10 @@ from decimal import Decimal
 import pytest
 
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
-from cursor_exporter.simulator.team import (
-    CURSOR_TOKEN_FEE_CENTS_PER_TOKEN,
-    DAY_MS,
-    HOUR_MS,
-    MODELS,
-    REVISION_AFTER_MS,
-    Team,
-)
+from cursor_exporter.simulator.catalog import CURSOR_TOKEN_FEE_CENTS_PER_TOKEN, MODELS
+from cursor_exporter.simulator.events import REVISION_AFTER_MS
+from cursor_exporter.simulator.team import Team
+from cursor_exporter.simulator.units import DAY_MS, HOUR_MS
 
 EPOCH = 1_777_939_200_000  # 2026-05-05T00:00:00Z, a Tuesday
 WEEK = 7 * DAY_MS

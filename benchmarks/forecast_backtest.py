@@ -18,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cursor_exporter.billing import DAY_MS, forecast_cycle_charge
-from cursor_exporter.ledger import HourCharge
+from cursor_exporter.ledger.usage import HourCharge
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
+from cursor_exporter.sources.cost import forecast_cycle_charge
+from cursor_exporter.timegrid import DAY_MS
 
 SEEDS = (1, 2, 3, 4)
 CYCLES = 3

@@ -10,7 +10,7 @@ What it measures, all in one process:
   HTTP with ``http.client``: GET /metrics in the text format without gzip, read the whole body. The
   headline figure opens a fresh TCP connection per scrape (connect, server handler thread, request,
   response, close); a keep-alive figure, which is how Prometheus scrapes, is printed as well.
-* **render once**: ``collect_all`` (snapshot to families) and ``render`` (text and OpenMetrics, each
+* **render once**: the sources' ``render`` (snapshot to families) and ``render`` (text and OpenMetrics, each
   plain and gzipped). The exporter pays this once per sync, never per scrape.
 
 The snapshot is synthetic but shaped like a large team's ledger: 13,800 users, each with a handful of
@@ -39,12 +39,14 @@ from prometheus_client.core import Metric
 # Benchmark the checkout this script belongs to, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cursor_exporter.collectors import collect_all
-from cursor_exporter.exposition import ExpositionCache, render
-from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.ledger import EMPTY, Tally, UsageKey, UsageView, add
-from cursor_exporter.snapshot import CollectorStatus, Snapshot
-from cursor_exporter.web import MetricsServer, landing_page
+from cursor_exporter.ledger.usage import EMPTY, Tally, UsageKey, UsageView, add
+from cursor_exporter.output.exposition import ExpositionCache, render
+from cursor_exporter.output.web import MetricsServer, landing_page
+from cursor_exporter.sources.base import Snapshot, SourceStatus
+from cursor_exporter.sources.exporter import ExporterSource
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.sources.usage import UsageSource
+from cursor_exporter.sources.usage_ledger import LedgerPart
 
 SEED = 20240601
 USERS = 13_800
@@ -117,12 +119,16 @@ def build_snapshot() -> Snapshot:
         revised.setdefault(key, EMPTY)
     now = time.time()
     statuses = tuple(
-        CollectorStatus(name, True, now - 30, now - 30, None, 1.5, 12, now + 570) for name in ("usage", "spend")
+        SourceStatus(name, True, now - 30, now - 30, None, 1.5, 12, now + 570) for name in ("usage", "spend")
     )
     return Snapshot(
         version="bench",
-        usage=UsageView(counters, revised, cycle, cycle_start_ms=int(now * 1000) - 12 * 86_400_000),
-        collectors=statuses,
+        parts={
+            "usage": LedgerPart(
+                UsageView(counters, revised, cycle, int(now * 1000) - 12 * 86_400_000, cycle_hourly={}), None, 0
+            )
+        },
+        statuses=statuses,
         api_requests={("/teams/filtered-usage-events", "200"): 1234, ("/teams/spend", "200"): 56},
         rate_limit_waits={"/teams/filtered-usage-events": 3.25},
         malformed_records={"/teams/filtered-usage-events": 0},
@@ -167,7 +173,10 @@ def _ms(seconds: float) -> str:
 
 def main() -> int:
     snapshot = build_snapshot()
-    metrics, collect_s = _timed(lambda: collect_all(snapshot, LabelPolicy(), ("usage",)))
+    labels = LabelPolicy()
+    metrics, collect_s = _timed(
+        lambda: [*UsageSource.render(snapshot, labels), *ExporterSource.render(snapshot, labels)]
+    )
     rendered, render_s = _timed(lambda: render(metrics))
 
     registry = CollectorRegistry(auto_describe=False)
@@ -176,13 +185,16 @@ def main() -> int:
         print("baseline and rendered exposition differ; not the same series", file=sys.stderr)
         return 2
     series = _series(rendered.text)
-    print(f"series: {series:,} (sample lines in the text exposition), {len(snapshot.usage.counters):,} usage keys")
+    print(
+        f"series: {series:,} (sample lines in the text exposition), "
+        f"{len(snapshot.part('usage').view.counters):,} usage keys"
+    )
     print(f"bytes:  {len(rendered.text):,} text, {len(rendered.text_gzip):,} gzipped")
 
     baseline = _median_seconds(lambda: generate_latest(registry), BASELINE_REPS)
 
     cache = ExpositionCache()
-    cache.publish(rendered, landing_page(snapshot, "/metrics"), ready=True)
+    cache.publish(rendered, landing_page(snapshot.version, snapshot.statuses, "/metrics"), ready=True)
     server = MetricsServer("127.0.0.1", 0, cache, "/metrics")
     server.start()
     host, port = server.server_address[:2]
@@ -226,7 +238,7 @@ def main() -> int:
     print(f"{'scrape: HTTP GET /metrics, fresh connection':<58}{_ms(scrape)}  (median of {SCRAPE_REPS})")
     print(f"{'scrape: HTTP GET /metrics, keep-alive connection':<58}{_ms(scrape_keepalive)}  (median of {SCRAPE_REPS})")
     print(f"{'ratio scrape / baseline (fresh connection)':<58}{ratio:10.4f}     = 1/{baseline / scrape:.0f}")
-    print(f"{'render once per sync: collect_all':<58}{_ms(collect_s)}")
+    print(f"{'render once per sync: sources render':<58}{_ms(collect_s)}")
     print(f"{'render once per sync: render (text+OpenMetrics, gzip)':<58}{_ms(render_s)}")
     if ratio >= REQUIRED_RATIO:
         print(f"FAIL: ratio {ratio:.4f} is not below 1/20", file=sys.stderr)

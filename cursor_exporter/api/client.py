@@ -14,56 +14,22 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
 from cursor_exporter import __version__
-from cursor_exporter.activity import DailyRow
-from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
-from cursor_exporter.records import (
-    AiCommit,
-    BillingGroup,
-    EventsPage,
-    Member,
-    MemberSpend,
-    PooledUsage,
-    UsageEvent,
-    iso_ms,
-    parse_many,
-)
+from cursor_exporter.api.endpoints import Endpoint, WriteEndpointRefused
+from cursor_exporter.api.ratelimit import SlidingWindowLimiter, limit_for
+from cursor_exporter.api.records import Record, parse_many
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Record)
 
-# Some reads are POST, so the guard is a list of (method, path) reads, never "GET is safe".
-READ_ENDPOINTS = frozenset(
-    {
-        ("GET", "/teams/members"),
-        ("POST", "/teams/spend"),
-        ("POST", "/teams/daily-usage-data"),
-        ("POST", "/teams/filtered-usage-events"),
-        ("GET", "/teams/groups"),
-        ("GET", "/analytics/ai-code/commits"),
-        ("POST", "/organizations/pooled-usage"),
-        ("POST", "/organizations/filtered-usage-events"),
-    }
-)
-# Routes that answer If-None-Match with a 304 that does not count against the rate limit.
-ETAG_ROUTES = frozenset({"/analytics/ai-code/commits"})
-AI_CODE_PAGE_SIZE = 1000
-EVENTS_PAGE_SIZE = 1000
-TEAM_EVENTS_ENDPOINT = "/teams/filtered-usage-events"
-ORG_EVENTS_ENDPOINT = "/organizations/filtered-usage-events"
-SPEND_PAGE_SIZE = 100
 DEFAULT_RETRY_AFTER = 60.0
-
-
-class WriteEndpointRefused(RuntimeError):
-    """Raised, without any network traffic, when code asks for a path that is not a known read."""
 
 
 class ApiError(Exception):
@@ -134,23 +100,6 @@ class ApiStats:
             return dict(self.requests), dict(self.rate_limit_wait_seconds), dict(self.malformed_records)
 
 
-@dataclass(frozen=True)
-class SpendReport:
-    """/teams/spend for the current cycle, all pages."""
-
-    cycle_start_ms: int
-    members: tuple[MemberSpend, ...]
-
-
-@dataclass(frozen=True)
-class GroupsReport:
-    """/teams/groups for the current billing cycle."""
-
-    cycle_start_ms: int | None
-    cycle_end_ms: int | None
-    groups: tuple[BillingGroup, ...]
-
-
 def _error_message(response: httpx.Response) -> str:
     """The message of any of Cursor's error shapes, or a short note for a non-JSON body."""
     try:
@@ -179,6 +128,7 @@ class CursorClient:
         base_url: str,
         api_key: str,
         *,
+        endpoints: Iterable[Endpoint] = (),
         rate_limit_share: float = 0.5,
         rate_limit_period: float = 60.0,
         timeout: float = 30.0,
@@ -202,6 +152,7 @@ class CursorClient:
         self._backoff_cap = backoff_cap
         self._sleep = sleep
         self._monotonic = monotonic
+        self._endpoints = {endpoint.route: endpoint for endpoint in endpoints}
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._etag_cache: dict[tuple, tuple[str, Any]] = {}
         self._limiters_lock = threading.Lock()
@@ -211,22 +162,23 @@ class CursorClient:
         """Close the connection pool."""
         self._http.close()
 
-    def _limiter(self, path: str) -> SlidingWindowLimiter:
+    def _limiter(self, endpoint: Endpoint) -> SlidingWindowLimiter:
         with self._limiters_lock:
-            if path not in self._limiters:
-                self._limiters[path] = SlidingWindowLimiter(
-                    limit_for(path, self._share), self._period, clock=self._monotonic, sleep=self._sleep
+            if endpoint.path not in self._limiters:
+                self._limiters[endpoint.path] = SlidingWindowLimiter(
+                    limit_for(endpoint, self._share), self._period, clock=self._monotonic, sleep=self._sleep
                 )
-            return self._limiters[path]
+            return self._limiters[endpoint.path]
 
     def request(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
         """Send one read request, with rate limiting and retries, and return the decoded JSON.
 
         Floats are decoded as :class:`Decimal` so that money stays exact.
         """
-        if (method, path) not in READ_ENDPOINTS:
+        endpoint = self._endpoints.get((method, path))
+        if endpoint is None:
             raise WriteEndpointRefused(f"{method} {path} is not an allowed read endpoint; refusing to call it")
-        limiter = self._limiter(path)
+        limiter = self._limiter(endpoint)
         attempt = 0
         while True:
             slot, waited = limiter.acquire()
@@ -234,7 +186,7 @@ class CursorClient:
                 self.stats.count_wait(path, waited)
             try:
                 try:
-                    return self._send_once(method, path, body, params)
+                    return self._send_once(endpoint, body, params)
                 finally:
                     limiter.complete(slot)
             except _Retryable as failure:
@@ -252,9 +204,10 @@ class CursorClient:
                     log.info("%s failed (%s); retry %d in %.1fs", path, failure, attempt, delay)
                     self._sleep(delay)
 
-    def _send_once(self, method: str, path: str, body: dict | None, params: dict | None) -> Any:
+    def _send_once(self, endpoint: Endpoint, body: dict | None, params: dict | None) -> Any:
+        method, path = endpoint.route
         cache_key = (path, tuple(sorted((params or {}).items())))
-        cached = self._etag_cache.get(cache_key) if path in ETAG_ROUTES else None
+        cached = self._etag_cache.get(cache_key) if endpoint.etag else None
         headers = {"If-None-Match": cached[0]} if cached else {}
         try:
             response = self._http.request(method, path, json=body, params=params, headers=headers)
@@ -283,126 +236,13 @@ class CursorClient:
         except ValueError:
             # A truncated body is a transport fault in disguise: the same request will likely succeed.
             raise _Retryable(status, "response body is not complete JSON") from None
-        if path in ETAG_ROUTES and response.headers.get("etag"):
+        if endpoint.etag and response.headers.get("etag"):
             self._etag_cache[cache_key] = (response.headers["etag"], decoded)
         return decoded
 
-    def members(self) -> list[Member]:
-        """Every row of /teams/members, removed members included."""
-        body = self.request("GET", "/teams/members")
-        members, errors = parse_many(Member, body.get("teamMembers") if isinstance(body, dict) else None)
+    def parse_rows(self, path: str, model: type[R], rows: Any) -> list[R]:
+        """Every row of ``rows`` that parses as ``model``; the rest are counted as malformed and logged once."""
+        parsed, errors = parse_many(model, rows)
         if errors:
-            self.stats.count_malformed("/teams/members", errors)
-        return members
-
-    def spend(self) -> SpendReport:
-        """/teams/spend, every page, for the current billing cycle."""
-        rows: list[MemberSpend] = []
-        page = 1
-        cycle_start = None
-        while True:
-            body = self.request("POST", "/teams/spend", {"page": page, "pageSize": SPEND_PAGE_SIZE})
-            if not isinstance(body, dict):
-                raise ApiError("/teams/spend", 200, "response is not a JSON object")
-            parsed, errors = parse_many(MemberSpend, body.get("teamMemberSpend"))
-            if errors:
-                self.stats.count_malformed("/teams/spend", errors)
-            rows.extend(parsed)
-            if cycle_start is None and body.get("subscriptionCycleStart") is not None:
-                cycle_start = int(body["subscriptionCycleStart"])
-            total_pages = int(body.get("totalPages") or 1)
-            if page >= total_pages or not body.get("teamMemberSpend"):
-                break
-            page += 1
-        if cycle_start is None:
-            raise ApiError("/teams/spend", 200, "response has no subscriptionCycleStart")
-        return SpendReport(cycle_start, tuple(rows))
-
-    def groups(self) -> GroupsReport:
-        """/teams/groups (Enterprise): billing groups with their cycle spend and current members."""
-        body = self.request("GET", "/teams/groups")
-        if not isinstance(body, dict):
-            raise ApiError("/teams/groups", 200, "response is not a JSON object")
-        rows = list(body.get("groups") or [])
-        if isinstance(body.get("unassignedGroup"), dict):
-            rows.append(body["unassignedGroup"])
-        groups, errors = parse_many(BillingGroup, rows)
-        if errors:
-            self.stats.count_malformed("/teams/groups", errors)
-        cycle = body.get("billingCycle") or {}
-        return GroupsReport(iso_ms(cycle.get("cycleStart")), iso_ms(cycle.get("cycleEnd")), tuple(groups))
-
-    def daily_usage(self, start_ms: int, end_ms: int) -> list[DailyRow]:
-        """/teams/daily-usage-data rows of users active in [start_ms, end_ms] (at most 30 days)."""
-        endpoint = "/teams/daily-usage-data"
-        body = self.request("POST", endpoint, {"startDate": start_ms, "endDate": end_ms})
-        rows = body.get("data") if isinstance(body, dict) else None
-        parsed, errors = [], []
-        for row in rows if isinstance(rows, list) else []:
-            try:
-                parsed.append(DailyRow.from_api(row))
-            except (ValidationError, ValueError, TypeError) as error:
-                errors.append(error)
-        if errors:
-            self.stats.count_malformed(endpoint, errors)
+            self.stats.count_malformed(path, errors)
         return parsed
-
-    def ai_code_commits(self, start_date: str, end_date: str) -> list[AiCommit]:
-        """Every commit of /analytics/ai-code/commits in the range (flat paging; unchanged pages cost a 304)."""
-        endpoint = "/analytics/ai-code/commits"
-        commits: list[AiCommit] = []
-        page = 1
-        while True:
-            params = {"startDate": start_date, "endDate": end_date, "page": page, "pageSize": AI_CODE_PAGE_SIZE}
-            body = self.request("GET", endpoint, params=params)
-            items = body.get("items") if isinstance(body, dict) else None
-            parsed, errors = parse_many(AiCommit, items)
-            if errors:
-                self.stats.count_malformed(endpoint, errors)
-            commits.extend(parsed)
-            total = int(body.get("totalCount") or 0) if isinstance(body, dict) else 0
-            if not items or page * AI_CODE_PAGE_SIZE >= total:
-                return commits
-            page += 1
-
-    def pooled_usage(self, organization_id: str) -> PooledUsage:
-        """/organizations/pooled-usage (organization key): pool limit, use, and each team's share."""
-        endpoint = "/organizations/pooled-usage"
-        body = self.request("POST", endpoint, {"organizationId": organization_id})
-        if not isinstance(body, dict):
-            raise ApiError(endpoint, 200, "response is not a JSON object")
-        try:
-            return PooledUsage.from_api(body)
-        except ValidationError as error:
-            self.stats.count_malformed(endpoint, [error])
-            raise ApiError(endpoint, 200, "pooled usage could not be parsed") from None
-
-    def usage_events_page(self, start_ms: int, end_ms: int, page: int) -> EventsPage:
-        """One page of /teams/filtered-usage-events for the inclusive range [start_ms, end_ms]."""
-        return self._events_page(TEAM_EVENTS_ENDPOINT, {}, start_ms, end_ms, page)
-
-    def org_usage_events_page(self, organization_id: str, start_ms: int, end_ms: int, page: int) -> EventsPage:
-        """One page of /organizations/filtered-usage-events (organization key, every team, ``teamId`` per event)."""
-        return self._events_page(ORG_EVENTS_ENDPOINT, {"organizationId": organization_id}, start_ms, end_ms, page)
-
-    def _events_page(self, endpoint: str, scope: dict, start_ms: int, end_ms: int, page: int) -> EventsPage:
-        # pageSize is always sent: the default is 100 on the team route and 10 on the organization route.
-        body = self.request(
-            "POST",
-            endpoint,
-            {**scope, "startDate": start_ms, "endDate": end_ms, "page": page, "pageSize": EVENTS_PAGE_SIZE},
-        )
-        if not isinstance(body, dict):
-            raise ApiError(endpoint, 200, "response is not a JSON object")
-        rows = body.get("usageEvents") or []
-        events, errors = parse_many(UsageEvent, rows)
-        if errors:
-            self.stats.count_malformed(endpoint, errors)
-        pagination = body.get("pagination") or {}
-        return EventsPage(
-            total=int(body.get("totalUsageEventsCount") or 0),
-            has_next_page=bool(pagination.get("hasNextPage")),
-            events=tuple(events),
-            received=len(rows) if isinstance(rows, list) else 0,
-            malformed=len(errors),
-        )

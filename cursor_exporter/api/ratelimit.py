@@ -7,12 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-# Cursor's documented per-team limits per minute (API reference §2.1); anything unlisted gets 20.
-CURSOR_LIMITS_PER_MINUTE = {
-    "/teams/filtered-usage-events": 60,
-    "/organizations/filtered-usage-events": 60,
-}
-DEFAULT_LIMIT_PER_MINUTE = 20
+from cursor_exporter.api.endpoints import Endpoint
 
 
 class Slot:
@@ -75,7 +70,6 @@ class SlidingWindowLimiter:
             self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 
-def limit_for(path: str, share: float) -> int:
-    """This exporter's per-minute budget for ``path``: its share of Cursor's limit, at least 1."""
-    cursor_limit = CURSOR_LIMITS_PER_MINUTE.get(path, DEFAULT_LIMIT_PER_MINUTE)
-    return max(1, math.floor(cursor_limit * share))
+def limit_for(endpoint: Endpoint, share: float) -> int:
+    """This exporter's per-minute budget for ``endpoint``: its share of Cursor's limit, at least 1."""
+    return max(1, math.floor(endpoint.per_minute * share))

@@ -1,6 +1,8 @@
-"""Typed, tolerant models of the Cursor API records the exporter reads.
+"""Typed, tolerant models of Cursor API records: the base every record model builds on, and the
+usage-event models the ledger stores. A record only one source reads is declared in that source's
+module, from the base here.
 
-Parsing happens once, here, at the edge. Unknown fields are ignored, numbers may arrive as strings,
+Parsing happens once, at the edge. Unknown fields are ignored, numbers may arrive as strings,
 ids as ints or ``user_…`` strings, and money is kept as :class:`~decimal.Decimal` parsed straight from
 the JSON text, so fractional cents are never rounded through binary floats.
 """
@@ -13,7 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-ZERO = Decimal(0)
+from cursor_exporter.money import ZERO
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -113,111 +116,6 @@ class EventsPage(Record):
     events: tuple[UsageEvent, ...]
     received: int
     malformed: int
-
-
-class Member(Record):
-    """One row of ``teamMembers`` from /teams/members."""
-
-    id: OpaqueId = None
-    name: str | None = None
-    email: Email = ""
-    role: str = "unknown"
-    is_removed: bool = Field(False, alias="isRemoved")
-
-
-class MemberSpend(Record):
-    """One row of ``teamMemberSpend`` from /teams/spend."""
-
-    user_id: OpaqueId = Field(None, alias="userId")
-    email: Email = ""
-    role: str | None = None
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
-    overall_spend_cents: Decimal | None = Field(None, alias="overallSpendCents")
-    effective_limit_dollars: Decimal | None = Field(None, alias="effectivePerUserLimitDollars")
-
-
-class GroupMember(Record):
-    """A current member of a billing group."""
-
-    email: Email = ""
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
-
-
-class BillingGroup(Record):
-    """One billing group of /teams/groups (``unassignedGroup`` included)."""
-
-    id: OpaqueId = None
-    name: str = "unknown"
-    member_count: int = Field(0, alias="memberCount")
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
-    current_members: tuple[GroupMember, ...] = Field((), alias="currentMembers")
-
-
-class AiCommit(Record):
-    """One commit of /analytics/ai-code/commits; null line counts count as 0, a null repo as ``unknown``."""
-
-    user_email: Email = Field("", alias="userEmail")
-    repo_name: str | None = Field(None, alias="repoName")
-    commit_source: str | None = Field(None, alias="commitSource")
-    tab_lines_added: int | None = Field(0, alias="tabLinesAdded")
-    tab_lines_deleted: int | None = Field(0, alias="tabLinesDeleted")
-    composer_lines_added: int | None = Field(0, alias="composerLinesAdded")
-    composer_lines_deleted: int | None = Field(0, alias="composerLinesDeleted")
-    non_ai_lines_added: int | None = Field(0, alias="nonAiLinesAdded")
-    non_ai_lines_deleted: int | None = Field(0, alias="nonAiLinesDeleted")
-
-    @property
-    def repo(self) -> str:
-        return self.repo_name or "unknown"
-
-    @property
-    def source(self) -> str:
-        return (self.commit_source or "unknown").lower()
-
-    @property
-    def ai_lines(self) -> tuple[int, int]:
-        """(added, deleted) by Tab and Composer (agent) together."""
-        return (
-            (self.tab_lines_added or 0) + (self.composer_lines_added or 0),
-            (self.tab_lines_deleted or 0) + (self.composer_lines_deleted or 0),
-        )
-
-    @property
-    def non_ai_lines(self) -> tuple[int, int]:
-        """(added, deleted) typed by people."""
-        return self.non_ai_lines_added or 0, self.non_ai_lines_deleted or 0
-
-
-class PoolTeam(Record):
-    """One team of an organization's pooled usage."""
-
-    team_id: OpaqueId = Field(None, alias="teamId")
-    used_cents: Decimal = Field(ZERO, alias="usedCents")
-    budget_limit_cents: Decimal | None = Field(None, alias="budgetLimitCents")
-
-
-class PooledUsage(Record):
-    """/organizations/pooled-usage: the organization's pool and each team's share of it."""
-
-    limit_cents: Decimal | None = None
-    used_cents: Decimal = ZERO
-    remaining_cents: Decimal | None = None
-    contract_start_ms: int | None = None
-    teams: tuple[PoolTeam, ...] = ()
-
-    @classmethod
-    def from_api(cls, body: dict) -> PooledUsage:
-        """Flatten the ``pool`` object and parse the teams."""
-        pool = body.get("pool") or {}
-        return cls.model_validate(
-            {
-                "limit_cents": pool.get("limitCents"),
-                "used_cents": pool.get("usedCents") or 0,
-                "remaining_cents": pool.get("remainingCents"),
-                "contract_start_ms": iso_ms(pool.get("contractStartDate")),
-                "teams": body.get("teams") or [],
-            }
-        )
 
 
 def parse_many(model: type[Record], rows: Any) -> tuple[list, list[ValidationError]]:

@@ -2,8 +2,9 @@
 
 History is fetched in windows of at most 30 days (the longest range /teams/filtered-usage-events
 accepts) through the same rate-limited client and consistency-checked scanner as the live sync,
-aggregated per hour by the ledger's own :func:`~cursor_exporter.ledger.aggregate`, and rendered by
-the live usage collector, so the file has exactly the series and labels ``/metrics`` has.
+aggregated per hour by the ledger's own :func:`~cursor_exporter.ledger.usage.aggregate`, and rendered
+by the live usage source, so the file has exactly the series and labels ``/metrics`` has. ``--org``
+reads the organization's events through the organization key into the organization ledger's families.
 
 Continuity rule. A usage counter at instant T is the usage from an origin up to T, plus every
 downward revision seen since. The file's origin is ``--from``: it has a sample at every hour
@@ -19,24 +20,29 @@ which Prometheus reads as a counter reset, so increase() across the boundary sta
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from prometheus_client.utils import floatToGoString
 
-from cursor_exporter import __version__
-from cursor_exporter.client import CursorClient
-from cursor_exporter.collectors import usage
-from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.ledger import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
-from cursor_exporter.metrics import BY_NAME
-from cursor_exporter.scan import WindowScanner
-from cursor_exporter.snapshot import Snapshot
-from cursor_exporter.windows import HOUR_MS, first_unsettled_hour, plan_windows
+from cursor_exporter.api.client import ApiError
+from cursor_exporter.commands.config import ConfigError, Settings
+from cursor_exporter.commands.serve import api_client
+from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
+from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
+from cursor_exporter.sources import FAMILY_BY_NAME
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.sources.org_usage import ORG_EVENTS, ORG_FAMILIES
+from cursor_exporter.sources.usage import TEAM_EVENTS, TEAM_FAMILIES
+from cursor_exporter.sources.usage_ledger import LedgerFamilies, LedgerPart, render_ledger
+from cursor_exporter.timegrid import HOUR_MS, floor_hour, wall_clock_ms
 
 MAX_WINDOW_HOURS = 30 * 24
 BAR_WIDTH = 30
@@ -104,7 +110,7 @@ class Progress:
 
 
 def fetch_history(
-    client: CursorClient,
+    scanner: WindowScanner,
     start_ms: int,
     end_ms: int,
     progress: Progress,
@@ -113,6 +119,7 @@ def fetch_history(
     fetched_at_ms: int = 0,
     lookback_ms: int = 0,
     window_hours: int = MAX_WINDOW_HOURS,
+    by_team: bool = False,
 ) -> tuple[dict[int, dict[UsageKey, Tally]], int, int]:
     """Usage per hour in [start_ms, end_ms) (whole hours), the number of windows and of events.
 
@@ -121,7 +128,6 @@ def fetch_history(
     if seed is not None and seed.has_data:
         raise SeedRefused("the ledger already holds usage")
     windows = plan_windows(start_ms, end_ms - 1, {}, lookback_ms, window_hours)
-    scanner = WindowScanner(client)
     hours: dict[int, dict[UsageKey, Tally]] = {}
     events_total = 0
     for index, window in enumerate(windows, 1):
@@ -129,7 +135,7 @@ def fetch_history(
         events = scanner.scan_consistently(
             window, on_page=lambda received, total, n=window_hours_count: progress.page(n, received, total)
         )
-        for (hour, key), tally in aggregate(events).items():
+        for (hour, key), tally in aggregate(events, by_team).items():
             hours.setdefault(hour, {})[key] = tally
         if seed is not None:
             seed.replace_window(window, events, fetched_at_ms=fetched_at_ms)
@@ -146,32 +152,36 @@ Series = dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], list[float]]]
 
 
 def cumulative_series(
-    hours: dict[int, dict[UsageKey, Tally]], start_ms: int, end_ms: int, labels: LabelPolicy
+    hours: dict[int, dict[UsageKey, Tally]],
+    start_ms: int,
+    end_ms: int,
+    labels: LabelPolicy,
+    families: LedgerFamilies = TEAM_FAMILIES,
 ) -> Series:
-    """The usage collector's counter series with their value at every hour boundary from start_ms to end_ms.
+    """The usage source's counter series with their value at every hour boundary from start_ms to end_ms.
 
     Keyed by family (its Prometheus name without ``_total``), then by (sample name, label pairs). The
     value at boundary T is the exact cumulative usage of [start_ms, T), converted once.
     """
     running: dict[UsageKey, Tally] = {}
-    families: Series = {}
+    series: Series = {}
     for index, boundary in enumerate(range(start_ms, end_ms + 1, HOUR_MS)):
         changed = hours.get(boundary - HOUR_MS, {}) if index else {}
         if index == 0 or changed:
             for key, tally in changed.items():
                 running[key] = add(running.get(key, EMPTY), tally)
             view = UsageView(counters=running, revised={}, cycle={}, cycle_start_ms=None, cycle_hourly={})
-            for metric in usage.collect(Snapshot(version=__version__, usage=view), labels):
-                if f"{metric.name}_total" not in BY_NAME:
+            for metric in render_ledger(LedgerPart(view, None, 0), labels, families):
+                if metric.type != "counter":
                     continue  # gauges of the current cycle have no history
-                family = families.setdefault(metric.name, {})
+                family = series.setdefault(metric.name, {})
                 for sample in metric.samples:
                     family.setdefault((sample.name, tuple(sample.labels.items())), [0] * index).append(sample.value)
-        for family in families.values():
+        for family in series.values():
             for points in family.values():
                 if len(points) == index:  # no event in the last hour: the counter stands still
                     points.append(points[-1])
-    return families
+    return series
 
 
 def _escape(text: str) -> str:
@@ -185,7 +195,7 @@ def write_openmetrics(families: Series, start_ms: int, stream: TextIO) -> int:
     """
     samples = 0
     for name, series in families.items():
-        stream.write(f"# HELP {name} {_escape(BY_NAME[f'{name}_total'].help)}\n# TYPE {name} counter\n")
+        stream.write(f"# HELP {name} {_escape(FAMILY_BY_NAME[f'{name}_total'].help)}\n# TYPE {name} counter\n")
         for (sample_name, label_pairs), points in sorted(series.items()):
             label_text = ",".join(f'{label}="{_escape(value)}"' for label, value in label_pairs)
             prefix = f"{sample_name}{{{label_text}}} " if label_text else f"{sample_name} "
@@ -199,17 +209,83 @@ def write_openmetrics(families: Series, start_ms: int, stream: TextIO) -> int:
 
 
 def backfill(
-    client: CursorClient,
+    scanner: WindowScanner,
     start_ms: int,
     end_ms: int,
     output: Path,
     labels: LabelPolicy,
     progress: Progress,
+    families: LedgerFamilies = TEAM_FAMILIES,
     **fetch_options,
 ) -> BackfillResult:
     """Fetch [start_ms, end_ms) and write it to ``output`` as OpenMetrics with hourly timestamps."""
-    hours, windows, events = fetch_history(client, start_ms, end_ms, progress, **fetch_options)
-    families = cumulative_series(hours, start_ms, end_ms, labels)
+    hours, windows, events = fetch_history(
+        scanner, start_ms, end_ms, progress, by_team=families.by_team, **fetch_options
+    )
+    series = cumulative_series(hours, start_ms, end_ms, labels, families)
     with output.open("w") as stream:
-        samples = write_openmetrics(families, start_ms, stream)
-    return BackfillResult(windows, events, sum(len(series) for series in families.values()), samples)
+        samples = write_openmetrics(series, start_ms, stream)
+    return BackfillResult(windows, events, sum(len(points) for points in series.values()), samples)
+
+
+def run_backfill(settings: Settings, args: dict[str, Any]) -> int:
+    """The ``backfill`` command: exit 0 with the file written, 1 when Cursor fails, 2 on bad arguments."""
+    organization = bool(args.get("organization"))
+    team = args.get("team")
+    try:
+        directory = settings.ledger_directory(team, organization)
+        source = settings.team_source(team)
+        key = settings.resolve_org_api_key() if organization else (source.api_key if source else None)
+    except ConfigError as error:
+        print(f"cursor-exporter: {error}", file=sys.stderr)
+        return 2
+    if key is None or "range_from" not in args or "output" not in args:
+        needs = "an organization key and --org.id" if organization else "CURSOR_API_KEY"
+        print(f"cursor-exporter: backfill needs {needs}, --from and --output", file=sys.stderr)
+        return 2
+    fetched_at = wall_clock_ms() - int(settings.sync_end_delay * 1000)
+    start = floor_hour(args["range_from"])
+    end = floor_hour(min(args.get("range_to", fetched_at), fetched_at))  # whole, past hours only
+    if end <= start:
+        print("cursor-exporter: backfill needs --from at least an hour before --to and now", file=sys.stderr)
+        return 2
+    client = api_client(settings, source.api_url if source else settings.api_url, key)
+    if organization:
+        scanner = WindowScanner(client, ORG_EVENTS, {"organizationId": settings.org_id or ""})
+    else:
+        scanner = WindowScanner(client, TEAM_EVENTS)
+    store = Store(directory) if args.get("seed_ledger") else None
+    labels = LabelPolicy(settings.metrics_user_label, settings.resolve_user_hash_key(), settings.resolve_model_map())
+    try:
+        result = backfill(
+            scanner,
+            start,
+            end,
+            args["output"],
+            labels,
+            Progress(sys.stderr, (end - start) // HOUR_MS),
+            ORG_FAMILIES if organization else TEAM_FAMILIES,
+            seed=None if store is None else Ledger(store, by_team=organization),
+            fetched_at_ms=fetched_at,
+            lookback_ms=int(settings.sync_settle_lookback * 1000),
+        )
+    except SeedRefused:
+        print(
+            f"cursor-exporter: --seed-ledger: {store.path} already holds usage; seed only before the exporter's "
+            "first start (see README, Backfill)",
+            file=sys.stderr,
+        )
+        return 2
+    except (ApiError, InconsistentWindow) as error:
+        print(f"cursor-exporter: backfill failed: {error or 'a window kept changing while paged'}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+        if store is not None:
+            store.close()
+    print(
+        f"wrote {args['output']}: {result.windows} windows, {result.events} events, {result.series} series, "
+        f"{result.samples} samples; load it with: promtool tsdb create-blocks-from openmetrics {args['output']} "
+        "<prometheus data dir>"
+    )
+    return 0

@@ -17,10 +17,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,12 +38,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from cursor_exporter.snapshot import BillingSettings
+from cursor_exporter.ledger.paths import ledger_path
+from cursor_exporter.sources import SOURCES, SWITCHABLE
+from cursor_exporter.sources.base import BillingSettings, SourceOptions
 
-COLLECTORS = ("usage", "spend", "members", "groups", "activity", "ai_code", "org", "org_usage", "cost", "mapping")
-# Collectors that poll the API on a schedule; the others derive their families from these or from files.
-POLLING_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code", "org", "org_usage")
-ORG_COLLECTORS = frozenset({"org", "org_usage"})
 # Keys on the command line end up in shell history and `ps`, so only the environment and files carry
 # them; lists and tables have no flag form and come from the config file (or JSON in the environment).
 NOT_A_FLAG_FIELDS = frozenset({"api_key", "org_api_key", "teams", "budget_groups"})
@@ -58,11 +66,18 @@ class ConfigError(Exception):
 def parse_duration(value: Any) -> float:
     """Seconds from a number or a duration string such as ``90s``, ``10m``, ``48h`` or ``2d``."""
     if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"{value!r} is not a duration; use a number of seconds or e.g. 30s, 10m, 48h, 2d")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; use a number of seconds or e.g. 30s, 10m, 48h, 2d")
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _CursorEnvironment(PydanticBaseSettingsSource):
@@ -95,8 +110,8 @@ class TeamKey(BaseModel):
     api_url: str | None = None
 
 
-class Settings(BaseSettings):
-    """Everything the exporter can be told. Field descriptions feed ``--help`` and the README table."""
+class _GeneralSettings(BaseSettings):
+    """The settings that are not a source's own; :data:`Settings` adds each source's switch and interval."""
 
     model_config = SettingsConfigDict(env_prefix="CURSOR_EXPORTER_", extra="forbid", validate_default=True)
 
@@ -120,7 +135,7 @@ class Settings(BaseSettings):
         le=1,
         description="Share of Cursor's per-team rate limit this exporter may use; other tools share the rest.",
     )
-    api_timeout: float = Field(30.0, description="Timeout of one API request.")
+    api_timeout: Duration = Field(30.0, description="Timeout of one API request.")
     api_max_retries: int = Field(5, ge=0, le=20, description="Retries of a 429, 5xx or timed-out request.")
 
     web_listen_address: str = Field(":9773", description="Address to serve metrics on, host:port.")
@@ -131,21 +146,10 @@ class Settings(BaseSettings):
 
     storage_path: Path = Field(Path("./state"), description="Directory of the SQLite ledger (WAL mode).")
 
-    sync_usage_interval: float = Field(600.0, description="How often usage events are synced.")
-    sync_spend_interval: float = Field(900.0, description="How often /teams/spend is polled.")
-    sync_members_interval: float = Field(3600.0, description="How often /teams/members is polled.")
-    sync_groups_interval: float = Field(900.0, description="How often /teams/groups is polled.")
-    sync_activity_interval: float = Field(3600.0, description="How often /teams/daily-usage-data is polled.")
-    sync_ai_code_interval: float = Field(900.0, description="How often AI Code Tracking commits are polled.")
-    sync_org_interval: float = Field(900.0, description="How often /organizations/pooled-usage is polled.")
-    sync_org_usage_interval: float = Field(
-        600.0,
-        description="How often /organizations/filtered-usage-events is synced.",
-    )
-    sync_settle_lookback: float = Field(
+    sync_settle_lookback: Duration = Field(
         172800.0, description="Usage windows younger than this are re-fetched until they settle."
     )
-    sync_end_delay: float = Field(
+    sync_end_delay: Duration = Field(
         60.0, description="Usage windows end this far in the past, so a scan never chases 'now'."
     )
 
@@ -187,25 +191,6 @@ class Settings(BaseSettings):
         description="Budgets per billing group or mapped team, by name (config file or JSON in the environment).",
     )
 
-    collector_usage: bool = Field(True, description="Usage events: tokens, charged spend, cycle spend.")
-    collector_spend: bool = Field(True, description="/teams/spend: per-user cycle spend and limits.")
-    collector_members: bool = Field(True, description="/teams/members: seats by role.")
-    collector_groups: bool = Field(True, description="/teams/groups (Enterprise): spend and members per group.")
-    collector_activity: bool = Field(
-        True, description="/teams/daily-usage-data: active users, lines, tabs, requests by feature."
-    )
-    collector_ai_code: bool = Field(
-        True, description="AI Code Tracking (Enterprise, alpha): AI lines per repository and cost attribution."
-    )
-    collector_org: bool = Field(True, description="/organizations/pooled-usage, when an organization key is set.")
-    collector_org_usage: bool = Field(
-        True,
-        description="/organizations/filtered-usage-events, when an organization key is set: every team's spend "
-        "and tokens with a `team` label.",
-    )
-    collector_cost: bool = Field(True, description="Seat cost, cycle cost, cycle end, budgets and forecast.")
-    collector_mapping: bool = Field(True, description="cursor_user_info from --metrics.user-mapping-file.")
-
     otlp_endpoint: str | None = Field(
         None,
         description="OTLP collector URL, e.g. http://collector:4318 (http/protobuf adds /v1/metrics) or "
@@ -218,7 +203,7 @@ class Settings(BaseSettings):
     otlp_headers_file: Path | None = Field(
         None, description="File holding secret headers (vendor tokens) in the same format, one or more per line."
     )
-    otlp_interval: float = Field(60.0, description="How often the latest snapshot is pushed.")
+    otlp_interval: Duration = Field(60.0, description="How often the latest snapshot is pushed.")
     otlp_resource_attributes: str | None = Field(
         None,
         description="Extra resource attributes, `key=value,key=value`; may override service.name and "
@@ -226,28 +211,6 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
-
-    @field_validator(
-        "sync_usage_interval",
-        "sync_spend_interval",
-        "sync_members_interval",
-        "sync_groups_interval",
-        "sync_activity_interval",
-        "sync_ai_code_interval",
-        "sync_org_interval",
-        "sync_org_usage_interval",
-        "sync_settle_lookback",
-        "sync_end_delay",
-        "api_timeout",
-        "otlp_interval",
-        mode="before",
-    )
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        seconds = parse_duration(value)
-        if seconds < 0:
-            raise ValueError("must not be negative")
-        return seconds
 
     @field_validator("web_telemetry_path")
     @classmethod
@@ -278,17 +241,21 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _consistent(self) -> _GeneralSettings:
         if self.metrics_user_label == "hash" and self.metrics_user_hash_key_file is None:
             raise ValueError("--metrics.user-label=hash needs --metrics.user-hash-key-file")
         names = [team.name for team in self.teams]
         if len(set(names)) != len(names):
             raise ValueError("team names in [[teams]] must be unique")
-        has_org_key = self.org_api_key is not None or self.org_api_key_file is not None
-        if has_org_key and not self.org_id:
+        if self.has_org_key and not self.org_id:
             raise ValueError("an organization key needs --org.id (the org_… id it belongs to)")
-        if self.sync_usage_interval < 60:
-            raise ValueError("--sync.usage-interval must be at least 60s; Cursor rolls usage up hourly")
+        for source in SOURCES:
+            if (
+                source.min_interval is not None
+                and getattr(self, f"sync_{source.name}_interval") < source.min_interval[0]
+            ):
+                seconds, reason = source.min_interval
+                raise ValueError(f"{flag_name(f'sync_{source.name}_interval')} must be at least {seconds:g}s; {reason}")
         return self
 
     @classmethod
@@ -312,17 +279,38 @@ class Settings(BaseSettings):
         host, _, port = self.web_listen_address.rpartition(":")
         return host.strip("[]"), int(port)
 
-    def enabled_collectors(self) -> tuple[str, ...]:
-        """Names of the collectors switched on, in a fixed order."""
-        return tuple(name for name in COLLECTORS if getattr(self, f"collector_{name}"))
+    def enabled_sources(self) -> tuple[str, ...]:
+        """Names of the sources switched on (``--collector.<name>``), in registry order."""
+        return tuple(name for name in SWITCHABLE if getattr(self, f"collector_{name}"))
 
-    def polling_collectors(self) -> tuple[str, ...]:
-        """The enabled collectors that poll the API, in the order of their first sync."""
-        has_org = self.org_api_key is not None or self.org_api_key_file is not None
+    def polled_sources(self, organization: bool) -> tuple[str, ...]:
+        """The enabled sources that poll the API; those of the organization key only when ``organization``."""
         return tuple(
-            name
-            for name in POLLING_COLLECTORS
-            if getattr(self, f"collector_{name}") and (name not in ORG_COLLECTORS or has_org)
+            source.name
+            for source in SOURCES
+            if source.interval_s is not None
+            and getattr(self, f"collector_{source.name}")
+            and (organization or not source.organization)
+        )
+
+    def sync_interval(self, source: str) -> float:
+        """Seconds between two syncs of ``source``."""
+        return getattr(self, f"sync_{source}_interval")
+
+    @property
+    def has_org_key(self) -> bool:
+        """True when an organization key is configured."""
+        return self.org_api_key is not None or self.org_api_key_file is not None
+
+    def source_options(self) -> SourceOptions:
+        """The configuration sources read, as plain values."""
+        return SourceOptions(
+            settle_lookback_ms=int(self.sync_settle_lookback * 1000),
+            end_delay_ms=int(self.sync_end_delay * 1000),
+            top_users=self.metrics_top_users,
+            org_id=self.org_id,
+            billing=self.billing(),
+            user_mapping=MappingProxyType(self.resolve_user_mapping()),
         )
 
     def resolve_org_api_key(self) -> str | None:
@@ -350,6 +338,22 @@ class Settings(BaseSettings):
             return sources
         key = self.resolve_api_key()
         return None if key is None else [TeamSource(None, self.api_url, key)]
+
+    def ledger_directory(self, team: str | None = None, organization: bool = False) -> Path:
+        """The ledger ``--team NAME`` or ``--org`` selects, by the same rule ``serve`` stores it."""
+        if organization:
+            return ledger_path(self.storage_path, organization=True)
+        names = [entry.name for entry in self.teams]
+        if team is None and names:
+            raise ConfigError(f"several teams are configured: name one with --team ({', '.join(names)})")
+        if team is not None and team not in names:
+            raise ConfigError(f"--team {team}: no such team in [[teams]] ({', '.join(names) or 'none configured'})")
+        return ledger_path(self.storage_path, team=team)
+
+    def team_source(self, team: str | None) -> TeamSource | None:
+        """The key and URL of ``team`` (None: the single team's); None when no key is configured."""
+        sources = self.team_sources() or []
+        return next((source for source in sources if source.name == team), None)
 
     def resolve_api_key(self) -> str | None:
         """The API key from CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
@@ -415,6 +419,28 @@ class Settings(BaseSettings):
         if len(key) < 16:
             raise ConfigError("user hash key file must hold at least 16 bytes of secret")
         return key
+
+
+def _source_fields() -> dict[str, Any]:
+    """``sync_<name>_interval`` of every polling source and ``collector_<name>`` of every switchable one."""
+    fields: dict[str, Any] = {}
+    for source in SOURCES:
+        if source.interval_s is not None:
+            routes = ", ".join(dict.fromkeys(endpoint.path for endpoint in source.endpoints))
+            description = f"How often the {source.name} source syncs ({routes})."
+            fields[f"sync_{source.name}_interval"] = (Duration, Field(source.interval_s, description=description))
+    for source in SOURCES:
+        if source.switchable:
+            fields[f"collector_{source.name}"] = (bool, Field(source.default_enabled, description=source.help))
+    return fields
+
+
+Settings = create_model(
+    "Settings",
+    __base__=_GeneralSettings,
+    __doc__="Everything the exporter can be told. Field descriptions feed ``--help`` and the README table.",
+    **_source_fields(),
+)
 
 
 def parse_pairs(text: str | None) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Generate ``docs/metrics.md`` and the README's configuration table from the code.
 
-Run ``python -m cursor_exporter.docs`` after changing a metric family or a setting;
+Run ``python -m cursor_exporter.commands.docs`` after changing a metric family or a setting;
 ``tests/unit/test_docs.py`` fails while the committed files differ from what this writes.
 """
 
@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cursor_exporter.config import CURSOR_ENVIRONMENT, NOT_A_FLAG_FIELDS, Settings, flag_name
-from cursor_exporter.metrics import FAMILIES, POLLING_NOTE
+from cursor_exporter.commands.config import CURSOR_ENVIRONMENT, NOT_A_FLAG_FIELDS, Settings, flag_name
+from cursor_exporter.sources import FAMILIES, FAMILY_SOURCE
+from cursor_exporter.sources.families import POLLING_NOTE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 README = ROOT / "README.md"
-CONFIG_BEGIN = "<!-- BEGIN generated configuration table: python -m cursor_exporter.docs -->"
+CONFIG_BEGIN = "<!-- BEGIN generated configuration table: python -m cursor_exporter.commands.docs -->"
 CONFIG_END = "<!-- END generated configuration table -->"
 
 
@@ -24,7 +25,8 @@ def metrics_markdown() -> str:
     lines = [
         "# Metrics",
         "",
-        "Generated from `cursor_exporter/metrics.py` by `python -m cursor_exporter.docs`; do not edit by hand.",
+        "Generated from the source registry (`cursor_exporter/sources/`) by `python -m cursor_exporter.commands.docs`;",
+        "do not edit by hand.",
         "",
         f"Every family is {POLLING_NOTE[0].lower()}{POLLING_NOTE[1:]} Money is summed exactly (decimal cents)",
         "and exported in US dollars. Counters never decrease, across re-fetches and restarts; a downward",
@@ -33,14 +35,15 @@ def metrics_markdown() -> str:
         "Families marked *per user* are absent with `--metrics.user-label=none`; with `hash` the `user` label",
         "is a keyed HMAC-SHA256 of the email (16 hex characters).",
         "",
-        "| Family | Type | Labels | Source | Meaning | Collector |",
+        "| Family | Type | Labels | Source | Meaning | Collector (source module) |",
         "|---|---|---|---|---|---|",
     ]
     for family in FAMILIES:
         labels = ", ".join(f"`{label}`" for label in family.labels) or "none"
         meaning = family.meaning + (" *Per user.*" if family.per_user else "")
         lines.append(
-            f"| `{family.name}` | {family.type} | {labels} | {family.source} | {meaning} | {family.collector} |"
+            f"| `{family.name}` | {family.type} | {labels} | {family.source} | {meaning} | "
+            f"{FAMILY_SOURCE[family.name]} |"
         )
     lines += [
         "",
@@ -103,12 +106,12 @@ def otlp_mapping_lines() -> list[str]:
         "",
         "With `--otlp.endpoint` the same snapshot is pushed as OpenTelemetry metrics (cumulative temporality),",
         "derived from the families above by `Family.otlp_name`, `Family.otlp_unit` and `OTLP_ATTRIBUTES` in",
-        "`cursor_exporter/metrics.py`. Counters are observable counters (monotonic sums), gauges observable gauges;",
-        "attribute values are the Prometheus label values. `model` and `token_type` borrow the OpenTelemetry",
-        "GenAI keys `gen_ai.request.model` and `gen_ai.token.type`; those conventions are still in development",
-        "and may be renamed, and `cache_write` and `cache_read` are token types they do not define. Every other",
-        "label becomes `cursor.<label>`. Resource: `service.name=cursor-exporter`, `service.version`, and a",
-        "`service.instance.id` kept in the ledger so restarts continue the same series.",
+        "`cursor_exporter/sources/families.py`. Counters are observable counters (monotonic sums), gauges",
+        "observable gauges; attribute values are the Prometheus label values. `model` and `token_type` borrow the",
+        "OpenTelemetry GenAI keys `gen_ai.request.model` and `gen_ai.token.type`; those conventions are still in",
+        "development and may be renamed, and `cache_write` and `cache_read` are token types they do not define.",
+        "Every other label becomes `cursor.<label>`. Resource: `service.name=cursor-exporter`, `service.version`,",
+        "and a `service.instance.id` kept in the ledger so restarts continue the same series.",
         "",
         "| Prometheus family | OTLP metric | Instrument | Unit | Attributes |",
         "|---|---|---|---|---|",

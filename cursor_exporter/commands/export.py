@@ -1,24 +1,28 @@
-"""The ``export`` command: the ledger's usage summed by day, user, model and/or kind, as CSV or JSON.
+"""The ``export`` command: the ledger's usage summed by day, user, model, kind and/or team, as CSV or JSON.
 
-It reads the ``usage_hours`` table, which holds Cursor's current figures (later revisions replace
-earlier ones), so it reconciles with Cursor's usage page rather than with the never-decreasing
-counters. Money is summed exactly in cents and written in dollars as exact decimal strings; users
-are the emails Cursor reports and models the raw model names, whatever the ``--metrics.*`` labels.
+``--team NAME`` and ``--org`` select the ledger as ``serve`` stores it (the organization's has a
+``team`` group: the event's ``teamId``). It reads the ``usage_hours`` table, which holds Cursor's
+current figures (later revisions replace earlier ones), so it reconciles with Cursor's usage page
+rather than with the never-decreasing counters. Money is summed exactly in cents and written in
+dollars as exact decimal strings; users are the emails Cursor reports and models the raw model
+names, whatever the ``--metrics.*`` labels.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TextIO
+from typing import Any, TextIO
 
-from cursor_exporter.ledger import EMPTY, Ledger, Tally, UsageKey, add
-from cursor_exporter.windows import floor_hour
+from cursor_exporter.commands.config import ConfigError, Settings
+from cursor_exporter.ledger.store import DB_FILENAME, Store
+from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, add
+from cursor_exporter.timegrid import floor_hour, utc_date
 
-GROUPS = ("day", "user", "model", "kind")
+GROUPS = ("day", "user", "model", "kind", "team")
 
 
 def _column(field: str) -> str:
@@ -33,8 +37,8 @@ Row = dict[str, str | int]
 
 def _group_value(group: str, hour: int, key: UsageKey) -> str:
     if group == "day":
-        return datetime.fromtimestamp(hour / 1000, UTC).strftime("%Y-%m-%d")
-    return {"user": key.user, "model": key.model, "kind": key.kind}[group]
+        return utc_date(hour)
+    return {"user": key.user, "model": key.model, "kind": key.kind, "team": key.team}[group]
 
 
 def _row(columns: dict[str, str], tally: Tally) -> Row:
@@ -65,3 +69,31 @@ def write_rows(rows: list[Row], group_by: Iterable[str], output_format: str, str
     writer = csv.DictWriter(stream, fieldnames=[*group_by, *VALUE_COLUMNS], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+
+
+def run_export(settings: Settings, args: dict[str, Any]) -> int:
+    """The ``export`` command: 0 with the rows written, 2 when there is no such ledger."""
+    organization = bool(args.get("organization"))
+    try:
+        directory = settings.ledger_directory(args.get("team"), organization)
+    except ConfigError as error:
+        print(f"cursor-exporter: export: {error}", file=sys.stderr)
+        return 2
+    if not (directory / DB_FILENAME).is_file():
+        print(f"cursor-exporter: export: no ledger in {directory} (see --storage.path)", file=sys.stderr)
+        return 2
+    group_by = args.get("group_by", ("day",))
+    store = Store(directory)
+    try:
+        rows = usage_rows(
+            Ledger(store, by_team=organization), args.get("range_from", 0), args.get("range_to"), group_by
+        )
+    finally:
+        store.close()
+    output_format = args.get("export_format", "csv")
+    if "output" not in args:
+        write_rows(rows, group_by, output_format, sys.stdout)
+        return 0
+    with args["output"].open("w", newline="") as stream:
+        write_rows(rows, group_by, output_format, stream)
+    return 0

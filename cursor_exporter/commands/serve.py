@@ -1,80 +1,75 @@
-"""Wiring: settings -> client, store, sync engine, scheduler, renderer, web server and OTLP push."""
+"""The ``serve`` command's wiring: settings -> clients, ledgers, source engines, scheduler, publisher,
+web server and OTLP push."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
+import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client.core import Metric
 
-from cursor_exporter.client import CursorClient
-from cursor_exporter.collectors import collect_all
-from cursor_exporter.config import ORG_COLLECTORS, Settings, TeamSource, parse_pairs
-from cursor_exporter.exposition import ExpositionCache, render
-from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.otlp import OtlpPusher, metric_exporter
-from cursor_exporter.snapshot import Snapshot
-from cursor_exporter.store import Store
-from cursor_exporter.sync import SyncEngine, wall_clock_ms
-from cursor_exporter.web import MetricsServer, landing_page
+from cursor_exporter.api.client import CursorClient
+from cursor_exporter.commands.config import Settings, TeamSource, parse_pairs
+from cursor_exporter.ledger.paths import ledger_path
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.output.exposition import ExpositionCache
+from cursor_exporter.output.otlp import OtlpPusher, metric_exporter
+from cursor_exporter.output.publisher import Publisher
+from cursor_exporter.output.web import MetricsServer
+from cursor_exporter.sources import BY_NAME, ENDPOINTS, POLLING, SOURCES
+from cursor_exporter.sources.base import Shared, SourceContext
+from cursor_exporter.sources.engine import TeamEngine
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.timegrid import Clock, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
 
-def with_team_label(metrics: Iterable[Metric], team: str | None) -> list[Metric]:
-    """The families with ``team=<team>`` on every sample that has no team label of its own."""
-    if team is None:
-        return list(metrics)
-    labelled = []
-    for metric in metrics:
-        copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
-        copy.samples = [
-            sample if "team" in sample.labels else sample._replace(labels={**sample.labels, "team": team})
-            for sample in metric.samples
-        ]
-        labelled.append(copy)
-    return labelled
-
-
-def merge_families(teams: Iterable[list[Metric]]) -> list[Metric]:
-    """One family per name, holding the samples of every team, in first-seen order."""
-    merged: dict[str, Metric] = {}
-    for metrics in teams:
-        for metric in metrics:
-            if metric.name in merged:
-                merged[metric.name].samples.extend(metric.samples)
-            else:
-                copy = Metric(metric.name, metric.documentation, metric.type, metric.unit)
-                copy.samples = list(metric.samples)
-                merged[metric.name] = copy
-    return list(merged.values())
+def api_client(settings: Settings, api_url: str, key: str, **overrides) -> CursorClient:
+    """A client of every source's endpoints, with the configured rate-limit share, timeout and retries."""
+    options = {
+        "rate_limit_share": settings.api_rate_limit_share,
+        "timeout": settings.api_timeout,
+        "max_retries": settings.api_max_retries,
+    }
+    return CursorClient(api_url, key, endpoints=ENDPOINTS, **{**options, **overrides})
 
 
 @dataclass(frozen=True)
 class TeamRuntime:
-    """A team's own client (and so its own rate limiters), ledger and sync engine."""
+    """A team's own client (and so its own rate limiters), ledger and source engine."""
 
     name: str | None
     client: CursorClient
     store: Store
-    engine: SyncEngine
+    engine: TeamEngine
 
-    def job_id(self, collector: str) -> str:
-        return collector if self.name is None else f"{self.name}/{collector}"
+    def job_id(self, source: str) -> str:
+        return source if self.name is None else f"{self.name}/{source}"
+
+    @property
+    def scheduled(self) -> tuple[str, ...]:
+        """The sources this team syncs on a schedule: sources others need first, then the rest."""
+        needed = {need for name in self.engine.polled for need in BY_NAME[name].needs}
+        return tuple(
+            sorted(needed | set(self.engine.polled), key=lambda name: (name not in needed, POLLING.index(name)))
+        )
 
 
 class Exporter:
     """One running exporter: binds its port at construction, syncs and serves after :meth:`start`.
 
-    With several teams every team has its own client, ledger (a subdirectory of ``--storage.path``)
+    With several teams every team has its own client, ledger (``teams/<name>`` under ``--storage.path``)
     and jobs, and every family gets a ``team`` label; an organization key belongs to the first team.
     """
 
@@ -83,65 +78,66 @@ class Exporter:
         settings: Settings,
         teams: Sequence[TeamSource],
         *,
-        clock_ms: Callable[[], int] = wall_clock_ms,
+        clock_ms: Clock = wall_clock_ms,
         rate_limit_period: float = 60.0,
     ) -> None:
         self.settings = settings
-        self.labels = LabelPolicy(
-            settings.metrics_user_label,
-            settings.resolve_user_hash_key(),
-            settings.resolve_model_map(),
-            per_user_activity=settings.metrics_per_user_activity,
-        )
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
-        self.telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
-        self.server = MetricsServer(host, port, self.cache, self.telemetry_path)
+        telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
+        self.server = MetricsServer(host, port, self.cache, telemetry_path)
         self._serving: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-
-        def client(api_url: str, key: str) -> CursorClient:
-            return CursorClient(
-                api_url,
-                key,
-                rate_limit_share=settings.api_rate_limit_share,
-                rate_limit_period=rate_limit_period,
-                timeout=settings.api_timeout,
-                max_retries=settings.api_max_retries,
-            )
-
         org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
-        self.org_client = client(teams[0].api_url, org_key) if org_key else None
-        wants_org_ledger = org_key is not None and "org_usage" in settings.polling_collectors()
-        self.org_store = Store(settings.storage_path / "organization") if wants_org_ledger else None
+        self.org_client = (
+            api_client(settings, teams[0].api_url, org_key, rate_limit_period=rate_limit_period) if org_key else None
+        )
+        wants_org_ledger = org_key is not None and "org_usage" in settings.polled_sources(organization=True)
+        self.org_store = Store(ledger_path(settings.storage_path, organization=True)) if wants_org_ledger else None
+        options = settings.source_options()
         self.runtimes: list[TeamRuntime] = []
         for index, team in enumerate(teams):
-            team_client = client(team.api_url, team.api_key)
-            store = Store(settings.storage_path if team.name is None else settings.storage_path / "teams" / team.name)
-            engine = SyncEngine(
-                team_client,
-                store,
-                collectors=tuple(c for c in settings.polling_collectors() if c not in ORG_COLLECTORS or index == 0),
-                settle_lookback_s=settings.sync_settle_lookback,
-                end_delay_s=settings.sync_end_delay,
+            client = api_client(settings, team.api_url, team.api_key, rate_limit_period=rate_limit_period)
+            store = Store(ledger_path(settings.storage_path, team=team.name))
+            first = index == 0
+            context = SourceContext(
+                client=client,
+                store=store,
+                shared=Shared(store, settings.metrics_top_users),
+                options=options,
                 clock_ms=clock_ms,
+                org_client=self.org_client if first else None,
+                org_store=self.org_store if first else None,
+            )
+            engine = TeamEngine(
+                context,
+                SOURCES,
+                settings.polled_sources(organization=first and org_key is not None),
                 publish=self.publish,
                 next_run=partial(self._next_run, team.name),
-                top_users=settings.metrics_top_users,
-                billing=settings.billing(),
-                user_mapping=settings.resolve_user_mapping(),
-                org_client=self.org_client if index == 0 else None,
-                org_id=settings.org_id,
-                org_store=self.org_store if index == 0 else None,
             )
-            self.runtimes.append(TeamRuntime(team.name, team_client, store, engine))
+            self.runtimes.append(TeamRuntime(team.name, client, store, engine))
         self.store = self.runtimes[0].store
         self.engine = self.runtimes[0].engine
         self.otlp = self._otlp_pusher() if settings.otlp_endpoint else None
+        labels = LabelPolicy(
+            settings.metrics_user_label,
+            settings.resolve_user_hash_key(),
+            settings.resolve_model_map(),
+            per_user_activity=settings.metrics_per_user_activity,
+        )
+        self.publisher = Publisher(
+            [(runtime.name, runtime.engine) for runtime in self.runtimes],
+            settings.enabled_sources(),
+            labels,
+            self.cache,
+            telemetry_path=telemetry_path,
+            otlp=self.otlp,
+        )
 
     @property
     def url(self) -> str:
@@ -162,56 +158,33 @@ class Exporter:
             resource_attributes=parse_pairs(self.settings.otlp_resource_attributes),
         )
 
-    def publish(self, _snapshot: Snapshot | None = None) -> None:
-        """Collect every team's families once; render them for the web server and hand them to OTLP."""
-        enabled = self.settings.enabled_collectors()
-        snapshots = [(runtime.name, runtime.engine.snapshot()) for runtime in self.runtimes]
-        metrics = merge_families(
-            with_team_label(collect_all(snapshot, self.labels, enabled), name) for name, snapshot in snapshots
-        )
-        if self.otlp is not None:
-            self.otlp.publish(metrics)
-        rendered = render(metrics if self.telemetry_path else ())
-        statuses = tuple(
-            replace(status, name=status.name if name is None else f"{name}/{status.name}")
-            for name, snapshot in snapshots
-            for status in snapshot.collectors
-        )
-        page = landing_page(replace(snapshots[0][1], collectors=statuses), self.telemetry_path)
-        self.cache.publish(rendered, page, all(runtime.engine.ready for runtime in self.runtimes))
+    def publish(self, changed: str | None = None) -> None:
+        """Render what a sync of ``changed`` affected (everything when None) for every output."""
+        self.publisher.publish(changed)
 
-    def _next_run(self, team: str | None, collector: str) -> float | None:
-        job = self.scheduler.get_job(collector if team is None else f"{team}/{collector}")
+    def _next_run(self, team: str | None, source: str) -> float | None:
+        job = self.scheduler.get_job(source if team is None else f"{team}/{source}")
         return job.next_run_time.timestamp() if job and job.next_run_time else None
 
     def start(self) -> None:
-        """Serve restored state at once, then sync every enabled collector on its interval."""
+        """Serve restored state at once, then sync every scheduled source on its interval."""
         self.publish()
-        intervals = {
-            "usage": self.settings.sync_usage_interval,
-            "spend": self.settings.sync_spend_interval,
-            "members": self.settings.sync_members_interval,
-            "groups": self.settings.sync_groups_interval,
-            "activity": self.settings.sync_activity_interval,
-            "ai_code": self.settings.sync_ai_code_interval,
-            "org": self.settings.sync_org_interval,
-            "org_usage": self.settings.sync_org_usage_interval,
-        }
         first = datetime.now().astimezone()
-        # Spend first: usage needs the cycle start it reports.
-        jobs = [(runtime, name) for runtime in self.runtimes for name in runtime.engine.collectors]
+        jobs = [(runtime, name) for runtime in self.runtimes for name in runtime.scheduled]
         for offset, (runtime, name) in enumerate(jobs):
             self.scheduler.add_job(
                 runtime.engine.run,
                 "interval",
                 args=(name,),
                 id=runtime.job_id(name),
-                seconds=intervals[name],
+                seconds=self.settings.sync_interval(name),
                 next_run_time=first + timedelta(milliseconds=100 * offset),
             )
         self.scheduler.start()
         self._serving = self.server.start()
-        log.info("serving metrics on %s%s", self.url, self.telemetry_path or " (disabled: health endpoints only)")
+        log.info(
+            "serving metrics on %s%s", self.url, self.server.telemetry_path or " (disabled: health endpoints only)"
+        )
         if self.otlp is not None:
             log.info("pushing OTLP to %s every %.0fs", self.settings.otlp_endpoint, self.settings.otlp_interval)
 
@@ -241,3 +214,42 @@ class Exporter:
         stop.wait()
         log.info("shutting down")
         self.stop()
+
+
+def storage_problem(path: Path) -> str | None:
+    """Why the ledger cannot be written under ``path`` (e.g. a read-only filesystem), or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        return error.strerror or type(error).__name__
+    return None
+
+
+def build_exporter(settings: Settings, teams: Sequence[TeamSource], **options) -> Exporter | None:
+    """The exporter, bound to its port; None (and one line on stderr) when the address is taken."""
+    try:
+        return Exporter(settings, teams, **options)
+    except OSError as error:
+        print(f"cursor-exporter: cannot listen on {settings.web_listen_address}: {error.strerror}", file=sys.stderr)
+        return None
+
+
+def serve(settings: Settings) -> int:
+    """The ``serve`` command: the real exporter, or the demo when no key is configured."""
+    from cursor_exporter.commands.demo import demo
+
+    teams = settings.team_sources()
+    if teams is None:
+        log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
+        return demo(settings)
+    problem = storage_problem(settings.storage_path)
+    if problem is not None:
+        print(f"cursor-exporter: --storage.path {settings.storage_path} is not writable: {problem}", file=sys.stderr)
+        return 2
+    exporter = build_exporter(settings, teams)
+    if exporter is None:
+        return 1
+    exporter.run_until_signalled()
+    return 0

@@ -1,22 +1,26 @@
 """Paged scans of usage-event windows, checked against Cursor's reported total.
 
 Events have no id, so a window is only usable when its pages add up to ``totalUsageEventsCount``
-and that total did not change while it was paged; otherwise the window is scanned again. The live
-sync and the ``backfill`` command both fetch through :class:`WindowScanner`.
+and that total did not change while it was paged; otherwise the window is scanned again. The team's
+and the organization's usage sources, and the ``backfill`` command, all fetch through
+:class:`WindowScanner`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-from cursor_exporter.client import ORG_EVENTS_ENDPOINT, TEAM_EVENTS_ENDPOINT, CursorClient
-from cursor_exporter.records import EventsPage, UsageEvent
-from cursor_exporter.windows import Window
+from cursor_exporter.api.client import ApiError, CursorClient
+from cursor_exporter.api.endpoints import Endpoint
+from cursor_exporter.api.records import EventsPage, UsageEvent
+from cursor_exporter.ledger.windows import Window
 
 log = logging.getLogger(__name__)
 
 SCAN_ATTEMPTS = 3
+EVENTS_PAGE_SIZE = 1000
 
 PageProgress = Callable[[int, int], None]
 
@@ -25,23 +29,60 @@ class InconsistentWindow(Exception):
     """A window's pages disagreed with totalUsageEventsCount on every attempt."""
 
 
-class WindowScanner:
-    """Fetches every event of a window, page by page; counts the scans that had to be repeated.
+@dataclass
+class ScanCounts:
+    """Windows fetched and stored, and scans that had to be repeated, over every scanner of a team."""
 
-    With an ``organization_id`` it reads the organization's events (every team's, each with its
-    ``teamId``) through an organization key; otherwise the team's own events.
+    fetched: int = 0
+    inconsistent: int = 0
+
+
+class WindowScanner:
+    """Fetches every event of a window from ``endpoint``, page by page.
+
+    ``scope`` is added to every request body: the organization's events need ``organizationId``.
     """
 
-    def __init__(self, client: CursorClient, organization_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: CursorClient,
+        endpoint: Endpoint,
+        scope: Mapping[str, str] | None = None,
+        counts: ScanCounts | None = None,
+    ) -> None:
         self._client = client
-        self._organization_id = organization_id
-        self.endpoint = TEAM_EVENTS_ENDPOINT if organization_id is None else ORG_EVENTS_ENDPOINT
-        self.inconsistent = 0
+        self.endpoint = endpoint
+        self._scope = dict(scope or {})
+        self.counts = counts or ScanCounts()
 
-    def _page(self, window: Window, page: int) -> EventsPage:
-        if self._organization_id is None:
-            return self._client.usage_events_page(window.start_ms, window.end_ms, page)
-        return self._client.org_usage_events_page(self._organization_id, window.start_ms, window.end_ms, page)
+    def page(self, window: Window, page: int) -> EventsPage:
+        """One page of the window's events, parsed; malformed events are counted and left out."""
+        path = self.endpoint.path
+        # pageSize is always sent: the default is 100 on the team route and 10 on the organization route.
+        body = self._client.request(
+            self.endpoint.method,
+            path,
+            {
+                **self._scope,
+                "startDate": window.start_ms,
+                "endDate": window.end_ms,
+                "page": page,
+                "pageSize": EVENTS_PAGE_SIZE,
+            },
+        )
+        if not isinstance(body, dict):
+            raise ApiError(path, 200, "response is not a JSON object")
+        rows = body.get("usageEvents") or []
+        events = self._client.parse_rows(path, UsageEvent, rows)
+        pagination = body.get("pagination") or {}
+        received = len(rows) if isinstance(rows, list) else 0
+        return EventsPage(
+            total=int(body.get("totalUsageEventsCount") or 0),
+            has_next_page=bool(pagination.get("hasNextPage")),
+            events=tuple(events),
+            received=received,
+            malformed=received - len(events),
+        )
 
     def scan_consistently(self, window: Window, on_page: PageProgress | None = None) -> list[UsageEvent]:
         """All events of the window; raises :class:`InconsistentWindow` after ``SCAN_ATTEMPTS`` bad scans.
@@ -52,7 +93,7 @@ class WindowScanner:
             events = self.scan(window, on_page)
             if events is not None:
                 return events
-            self.inconsistent += 1
+            self.counts.inconsistent += 1
             log.info("window %d-%d changed while paged; scanning it again", window.start_ms, window.end_ms)
         raise InconsistentWindow
 
@@ -64,7 +105,7 @@ class WindowScanner:
         total: int | None = None
         page = 1
         while True:
-            result = self._page(window, page)
+            result = self.page(window, page)
             if total is None:
                 total = result.total
             elif result.total != total:
@@ -81,5 +122,5 @@ class WindowScanner:
                 break
             page += 1
         if outside:
-            self._client.stats.count_malformed(self.endpoint, outside)
+            self._client.stats.count_malformed(self.endpoint.path, outside)
         return events if received == total else None

@@ -1,5 +1,8 @@
 """SQLite persistence of the ledger: WAL mode, one transaction per usage window.
 
+Besides the usage ledger and daily activity it keeps small JSON state by key, and records with ids
+(a source whose events carry an id counts them idempotently: a re-fetched id is stored once).
+
 The store speaks rows and tuples only; :mod:`cursor_exporter.ledger` gives them meaning. Money is
 stored as decimal TEXT so it round-trips exactly.
 """
@@ -12,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from cursor_exporter.timegrid import HOUR_MS
 
 DB_FILENAME = "cursor-exporter.sqlite"
 SCHEMA_VERSION = 2
@@ -51,6 +56,10 @@ CREATE TABLE IF NOT EXISTS usage_buckets (
     hour_start INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL, covered_until INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL, labels TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activity_days (day INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS activity_rows (
     day INTEGER NOT NULL, email TEXT NOT NULL, is_active INTEGER NOT NULL,
@@ -149,6 +158,20 @@ class Store:
         rows = self._db.execute(f"SELECT {_KEYS}, {_VALUES}, {_REVISED} FROM usage_totals")
         return [(tuple(r[:width]), tuple(r[width : width + values]), tuple(r[width + values :])) for r in rows]
 
+    def add_records(self, kind: str, rows: Iterable[tuple[str, int, tuple[str, ...]]]) -> None:
+        """Atomically store records of ``kind`` by id: (id, epoch ms, label values); a known id is kept as is,
+        so storing a re-fetched record again changes nothing."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO records (kind, id, at, labels) VALUES (?, ?, ?, ?)",
+                [(kind, record_id, at, json.dumps(list(labels))) for record_id, at, labels in rows],
+            )
+
+    def count_records(self, kind: str) -> dict[tuple[str, ...], int]:
+        """How many records of ``kind`` there are, per tuple of label values."""
+        rows = self._db.execute("SELECT labels, COUNT(*) FROM records WHERE kind = ? GROUP BY labels", (kind,))
+        return {tuple(json.loads(labels)): count for labels, count in rows}
+
     def activity_fetched(self) -> dict[int, int]:
         """day -> when it was last fetched."""
         return dict(self._db.execute("SELECT day, fetched_at FROM activity_days").fetchall())
@@ -193,7 +216,7 @@ class Store:
             "INSERT INTO usage_buckets (hour_start, fetched_at, covered_until) VALUES (?, ?, ?) "
             "ON CONFLICT (hour_start) DO UPDATE SET fetched_at = excluded.fetched_at, "
             "covered_until = excluded.covered_until",
-            [(hour, fetched_at, min(covered_until, hour + 3_600_000 - 1)) for hour in hours],
+            [(hour, fetched_at, min(covered_until, hour + HOUR_MS - 1)) for hour in hours],
         )
 
     @staticmethod

@@ -22,9 +22,11 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import NamedTuple
 
-from cursor_exporter.records import ZERO, UsageEvent
-from cursor_exporter.store import Store
-from cursor_exporter.windows import BucketState, Window, floor_hour
+from cursor_exporter.api.records import UsageEvent
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.ledger.windows import BucketState, Window
+from cursor_exporter.money import ZERO, is_on_demand
+from cursor_exporter.timegrid import floor_hour
 
 
 class UsageKey(NamedTuple):
@@ -112,9 +114,6 @@ def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
     return UsageKey(user, model, kind, bool(max_mode), source, team), Tally(*ints, *money)
 
 
-ON_DEMAND_KIND = "Usage-based"
-
-
 class HourCharge(NamedTuple):
     """Charged cents of one hour: everything, and the on-demand (invoiced) part."""
 
@@ -123,7 +122,7 @@ class HourCharge(NamedTuple):
 
 
 def _hour_charge(key: UsageKey, tally: Tally) -> HourCharge:
-    return HourCharge(tally.charged_cents, tally.charged_cents if key.kind == ON_DEMAND_KIND else ZERO)
+    return HourCharge(tally.charged_cents, tally.charged_cents if is_on_demand(key.kind) else ZERO)
 
 
 def _add_charge(a: HourCharge, b: HourCharge) -> HourCharge:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-HOUR_MS = 3_600_000
+from cursor_exporter.timegrid import HOUR_MS, floor_hour
+
 MAX_WINDOW_HOURS = 24
 
 
@@ -35,11 +36,6 @@ class Window:
     def hours(self) -> range:
         """Start of every hour bucket the window touches."""
         return range(self.start_ms, self.end_ms + 1, HOUR_MS)
-
-
-def floor_hour(ms: int) -> int:
-    """Start of the UTC hour containing ``ms``."""
-    return ms - ms % HOUR_MS
 
 
 def refetch_interval_ms(age_ms: int, lookback_ms: int) -> int:

@@ -1,4 +1,8 @@
-"""Rendering a snapshot to exposition bytes, once per sync, so a scrape only sends bytes."""
+"""Rendering to exposition bytes, once per sync and one part per source, so a scrape only sends bytes.
+
+Each source's families are rendered into a :class:`Part` of their own; a sync re-renders only the
+parts it changed, and the exposition is the parts joined in registry order.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from prometheus_client.core import Metric
 
 TEXT_CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
 OPENMETRICS_CONTENT_TYPE = openmetrics.exposition.CONTENT_TYPE_LATEST
+OPENMETRICS_EOF = b"# EOF\n"
 
 
 class _Families:
@@ -25,13 +30,36 @@ class _Families:
 
 
 @dataclass(frozen=True)
+class Part:
+    """Some families rendered in both formats; OpenMetrics without its closing ``# EOF``."""
+
+    text: bytes
+    openmetrics: bytes
+
+    @classmethod
+    def of(cls, metrics: Iterable[Metric]) -> Part:
+        """Render the families."""
+        families = _Families(metrics)
+        open_text = openmetrics.exposition.generate_latest(families)
+        return cls(exposition.generate_latest(families), open_text.removesuffix(OPENMETRICS_EOF))
+
+
+@dataclass(frozen=True)
 class Rendered:
-    """One snapshot in every format a scraper may ask for."""
+    """One exposition in every format a scraper may ask for."""
 
     text: bytes
     text_gzip: bytes
     openmetrics: bytes
     openmetrics_gzip: bytes
+
+    @classmethod
+    def join(cls, parts: Iterable[Part]) -> Rendered:
+        """The exposition of the parts, in order, plain and gzipped."""
+        parts = list(parts)
+        text = b"".join(part.text for part in parts)
+        open_text = b"".join(part.openmetrics for part in parts) + OPENMETRICS_EOF
+        return cls(text, gzip.compress(text, 6), open_text, gzip.compress(open_text, 6))
 
     def choose(self, accept: str, accept_encoding: str) -> tuple[bytes, str, bool]:
         """(body, content type, gzipped) for a request's Accept and Accept-Encoding headers."""
@@ -44,10 +72,7 @@ class Rendered:
 
 def render(metrics: Iterable[Metric]) -> Rendered:
     """Render families in both formats, plain and gzipped."""
-    families = _Families(metrics)
-    text = exposition.generate_latest(families)
-    open_text = openmetrics.exposition.generate_latest(families)
-    return Rendered(text, gzip.compress(text, 6), open_text, gzip.compress(open_text, 6))
+    return Rendered.join([Part.of(metrics)])
 
 
 class ExpositionCache:

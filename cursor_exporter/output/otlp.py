@@ -1,6 +1,6 @@
 """OTLP push: the families ``/metrics`` serves, sent to an OpenTelemetry collector or vendor.
 
-Every family in :data:`cursor_exporter.metrics.FAMILIES` is one observable instrument (a counter
+Every family of the source registry (:data:`cursor_exporter.sources.FAMILIES`) is one observable instrument (a counter
 for ``*_total``, a gauge otherwise) named and labelled by the family's ``otlp_*`` mapping. The
 instruments observe the metric families the last sync rendered for ``/metrics``, so a push and a
 scrape of the same snapshot carry the same values. Temporality is cumulative, like Prometheus.
@@ -23,7 +23,8 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client.core import Metric
 
 from cursor_exporter import __version__
-from cursor_exporter.metrics import FAMILIES, Family
+from cursor_exporter.sources import FAMILIES
+from cursor_exporter.sources.families import OTLP_ATTRIBUTES, Family
 
 SERVICE_NAME = "cursor-exporter"
 HTTP_METRICS_PATH = "/v1/metrics"
@@ -115,12 +116,12 @@ class OtlpPusher:
         }
 
     def _observe(self, family: Family, options: CallbackOptions) -> Iterable[Observation]:
+        # Every label of the sample, not only the declared ones: the team label of several teams and the
+        # mapping file's columns on cursor_user_info are added at run time.
         for sample in self._samples.get(family.name.removesuffix("_total"), ()):
             attributes = {
-                key: sample.labels[label] for key, label in zip(family.otlp_attributes, family.labels, strict=True)
+                OTLP_ATTRIBUTES.get(label, f"cursor.{label}"): value for label, value in sample.labels.items()
             }
-            if "team" in sample.labels and "team" not in family.labels:  # several teams: the added label
-                attributes["cursor.team"] = sample.labels["team"]
             yield Observation(sample.value, attributes)
 
     def force_flush(self) -> bool:

@@ -11,10 +11,11 @@ import html
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cursor_exporter.exposition import ExpositionCache
-from cursor_exporter.snapshot import Snapshot
+from cursor_exporter.output.exposition import ExpositionCache
+from cursor_exporter.sources.base import SourceStatus
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ def _when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def landing_page(snapshot: Snapshot, telemetry_path: str | None) -> bytes:
-    """The ``/`` page: each collector's last sync, next sync and last error."""
+def landing_page(version: str, statuses: Iterable[SourceStatus], telemetry_path: str | None) -> bytes:
+    """The ``/`` page: each source's last sync, next sync and last error."""
     rows = "".join(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             html.escape(status.name),
@@ -35,12 +36,12 @@ def landing_page(snapshot: Snapshot, telemetry_path: str | None) -> bytes:
             _when(status.next_run_s),
             html.escape(status.last_error or ""),
         )
-        for status in snapshot.collectors
+        for status in statuses
     )
     metrics_link = f'<a href="{html.escape(telemetry_path)}">Metrics</a> &middot; ' if telemetry_path else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cursor-exporter</title></head>
-<body><h1>cursor-exporter {html.escape(snapshot.version)}</h1>
+<body><h1>cursor-exporter {html.escape(version)}</h1>
 <p>{metrics_link}<a href="/-/healthy">healthy</a>
 &middot; <a href="/-/ready">ready</a></p>
 <table border="1" cellpadding="4"><tr><th>collector</th><th>state</th><th>last success</th>

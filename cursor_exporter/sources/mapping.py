@@ -1,28 +1,56 @@
-"""The user mapping file as ``cursor_user_info``: team, cost center or any column, for PromQL joins."""
+"""Source ``mapping`` (no API calls): the user mapping file as ``cursor_user_info``, with the file's
+columns (team, cost center, ...) as labels, for PromQL joins with any per-user family.
+
+The file is one for the whole exporter, so with several ``[[teams]]`` its series are rendered once,
+without the exporter's ``team`` label: a ``team`` column keeps the file's meaning.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from cursor_exporter.labels import OTHER_USER, LabelPolicy
-from cursor_exporter.metrics import BY_NAME
-from cursor_exporter.snapshot import Snapshot
+from cursor_exporter.sources.base import Snapshot, Source
+from cursor_exporter.sources.families import Family
+from cursor_exporter.sources.labels import OTHER_USER, LabelPolicy
+
+USER_INFO = Family(
+    "cursor_user_info",
+    "gauge",
+    ("user",),
+    "Always 1, labelled with the columns of --metrics.user-mapping-file (team, cost center, ...) "
+    "for joins with any per-user family; the extra label names are the file's columns.",
+    "the user mapping file",
+    per_user=True,
+)
 
 
-def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
-    """Families of the ``mapping`` collector (no API calls: the file's rows)."""
-    if not snapshot.user_mapping or not labels.per_user:
-        return
-    columns = sorted({column for row in snapshot.user_mapping.values() for column in row})
-    definition = BY_NAME["cursor_user_info"]
-    info = GaugeMetricFamily(definition.name, definition.help, labels=("user", *columns))
-    seen: set[tuple[str, ...]] = set()
-    for email, row in sorted(snapshot.user_mapping.items()):
-        user = labels.user(email, snapshot.tracked_users)
-        values = (user, *(row.get(column, "") for column in columns))
-        if user != OTHER_USER and values not in seen:
-            seen.add(values)
-            info.add_metric(values, 1)
-    yield info
+class MappingSource(Source):
+    """The rows of ``--metrics.user-mapping-file``, email -> {column: value}."""
+
+    name = "mapping"
+    order = 100
+    reads = ("usage",)  # the team cap's picks
+    help = "cursor_user_info from --metrics.user-mapping-file."
+    per_team = False
+    families = (USER_INFO,)
+
+    def state(self) -> Mapping[str, Mapping[str, str]]:
+        return self.context.options.user_mapping
+
+    @classmethod
+    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+        mapping: Mapping[str, Mapping[str, str]] | None = snapshot.part(cls.name)
+        if not mapping or not labels.per_user:
+            return
+        columns = sorted({column for row in mapping.values() for column in row})
+        info = GaugeMetricFamily(USER_INFO.name, USER_INFO.help, labels=("user", *columns))
+        seen: set[tuple[str, ...]] = set()
+        for email, row in sorted(mapping.items()):
+            user = labels.user(email, snapshot.tracked_users)
+            values = (user, *(row.get(column, "") for column in columns))
+            if user != OTHER_USER and values not in seen:
+                seen.add(values)
+                info.add_metric(values, 1)
+        yield info

@@ -1,34 +1,151 @@
-"""Organization families: the pooled-usage limit, use and remainder, and each team's share and budget."""
+"""Source ``org`` (Enterprise, organization key): /organizations/pooled-usage, the organization's pool:
+its limit, use and remainder, and each team's share and budget. A 403 is gated like a plan feature."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 from prometheus_client.core import Metric
+from pydantic import Field, ValidationError
 
-from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.metrics import BY_NAME, dollars
-from cursor_exporter.snapshot import Snapshot
+from cursor_exporter.api.client import ApiError, CursorClient
+from cursor_exporter.api.endpoints import Endpoint
+from cursor_exporter.api.records import OpaqueId, Record, iso_ms
+from cursor_exporter.money import ZERO, dollars
+from cursor_exporter.sources.base import Snapshot, Source
+from cursor_exporter.sources.families import Family
+from cursor_exporter.sources.labels import LabelPolicy
+
+POOLED_USAGE = Endpoint("POST", "/organizations/pooled-usage")
+ORGANIZATION_FEATURE = "organization"
 
 
-def collect(snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
-    """Families of the ``org`` collector."""
-    pool = snapshot.org_pool
-    if pool is None:
-        return
-    for name, cents in (
-        ("cursor_org_pool_limit_usd", pool.limit_cents),
-        ("cursor_org_pool_used_usd", pool.used_cents),
-        ("cursor_org_pool_remaining_usd", pool.remaining_cents),
-    ):
-        if cents is not None:
-            family = BY_NAME[name].new()
-            family.add_metric((), dollars(cents))
-            yield family
-    used = BY_NAME["cursor_org_team_used_usd"].new()
-    budget = BY_NAME["cursor_org_team_budget_usd"].new()
-    for team in sorted(pool.teams, key=lambda team: team.team_id or ""):
-        used.add_metric((team.team_id or "unknown",), dollars(team.used_cents))
-        if team.budget_limit_cents is not None:
-            budget.add_metric((team.team_id or "unknown",), dollars(team.budget_limit_cents))
-    yield from (used, budget)
+class PoolTeam(Record):
+    """One team of an organization's pooled usage."""
+
+    team_id: OpaqueId = Field(None, alias="teamId")
+    used_cents: Decimal = Field(ZERO, alias="usedCents")
+    budget_limit_cents: Decimal | None = Field(None, alias="budgetLimitCents")
+
+
+class PooledUsage(Record):
+    """/organizations/pooled-usage: the organization's pool and each team's share of it."""
+
+    limit_cents: Decimal | None = None
+    used_cents: Decimal = ZERO
+    remaining_cents: Decimal | None = None
+    contract_start_ms: int | None = None
+    teams: tuple[PoolTeam, ...] = ()
+
+    @classmethod
+    def from_api(cls, body: dict) -> PooledUsage:
+        """Flatten the ``pool`` object and parse the teams."""
+        pool = body.get("pool") or {}
+        return cls.model_validate(
+            {
+                "limit_cents": pool.get("limitCents"),
+                "used_cents": pool.get("usedCents") or 0,
+                "remaining_cents": pool.get("remainingCents"),
+                "contract_start_ms": iso_ms(pool.get("contractStartDate")),
+                "teams": body.get("teams") or [],
+            }
+        )
+
+
+def fetch_pool(client: CursorClient | None, organization_id: str | None) -> PooledUsage:
+    """/organizations/pooled-usage through the organization key."""
+    path = POOLED_USAGE.path
+    if client is None or not organization_id:
+        raise ApiError(path, 0, "no organization key and id configured")
+    body = client.request(POOLED_USAGE.method, path, {"organizationId": organization_id})
+    if not isinstance(body, dict):
+        raise ApiError(path, 200, "response is not a JSON object")
+    try:
+        return PooledUsage.from_api(body)
+    except ValidationError as error:
+        client.stats.count_malformed(path, [error])
+        raise ApiError(path, 200, "pooled usage could not be parsed") from None
+
+
+ORG_POOL_LIMIT_USD = Family(
+    "cursor_org_pool_limit_usd",
+    "gauge",
+    (),
+    "The organization's pooled usage limit for the contract in US dollars.",
+    "/organizations/pooled-usage: pool.limitCents / 100",
+)
+
+ORG_POOL_USED_USD = Family(
+    "cursor_org_pool_used_usd",
+    "gauge",
+    (),
+    "Pooled usage used so far in the contract in US dollars.",
+    "/organizations/pooled-usage: pool.usedCents / 100",
+)
+
+ORG_POOL_REMAINING_USD = Family(
+    "cursor_org_pool_remaining_usd",
+    "gauge",
+    (),
+    "Pooled usage remaining in the contract in US dollars.",
+    "/organizations/pooled-usage: pool.remainingCents / 100",
+)
+
+ORG_TEAM_USED_USD = Family(
+    "cursor_org_team_used_usd",
+    "gauge",
+    ("team",),
+    "Pooled usage used by each team of the organization in US dollars (team = Cursor team id).",
+    "/organizations/pooled-usage: teams[].usedCents / 100",
+)
+
+ORG_TEAM_BUDGET_USD = Family(
+    "cursor_org_team_budget_usd",
+    "gauge",
+    ("team",),
+    "Budget limit of a team within the pool in US dollars; absent when none is set.",
+    "/organizations/pooled-usage: teams[].budgetLimitCents / 100",
+)
+
+
+class OrgPoolSource(Source):
+    """Polls the organization's pooled usage."""
+
+    name = "org"
+    order = 60
+    help = "/organizations/pooled-usage, when an organization key is set."
+    interval_s = 900.0
+    endpoints = (POOLED_USAGE,)
+    feature = ORGANIZATION_FEATURE
+    organization = True
+    families = (ORG_POOL_LIMIT_USD, ORG_POOL_USED_USD, ORG_POOL_REMAINING_USD, ORG_TEAM_USED_USD, ORG_TEAM_BUDGET_USD)
+    _pool: PooledUsage | None = None
+
+    def fetch(self) -> None:
+        self._pool = fetch_pool(self.context.org_client, self.context.options.org_id)
+
+    def state(self) -> PooledUsage | None:
+        return self._pool
+
+    @classmethod
+    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+        pool: PooledUsage | None = snapshot.part(cls.name)
+        if pool is None:
+            return
+        for family, cents in (
+            (ORG_POOL_LIMIT_USD, pool.limit_cents),
+            (ORG_POOL_USED_USD, pool.used_cents),
+            (ORG_POOL_REMAINING_USD, pool.remaining_cents),
+        ):
+            if cents is not None:
+                metric = family.new()
+                metric.add_metric((), dollars(cents))
+                yield metric
+        used = ORG_TEAM_USED_USD.new()
+        budget = ORG_TEAM_BUDGET_USD.new()
+        for team in sorted(pool.teams, key=lambda team: team.team_id or ""):
+            used.add_metric((team.team_id or "unknown",), dollars(team.used_cents))
+            if team.budget_limit_cents is not None:
+                budget.add_metric((team.team_id or "unknown",), dollars(team.budget_limit_cents))
+        yield from (used, budget)

@@ -14,34 +14,78 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cursor_exporter.client import CursorClient
-from cursor_exporter.collectors import collect_all
-from cursor_exporter.exposition import render
-from cursor_exporter.labels import LabelPolicy
+from cursor_exporter.api.client import CursorClient
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.output.exposition import render
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
-from cursor_exporter.snapshot import Snapshot
-from cursor_exporter.store import Store
-from cursor_exporter.sync import SyncEngine
+from cursor_exporter.sources import ENDPOINTS, SOURCES
+from cursor_exporter.sources.base import BillingSettings, Shared, Snapshot, SourceContext, SourceOptions
+from cursor_exporter.sources.engine import TeamEngine
+from cursor_exporter.sources.labels import LabelPolicy
 
 ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
-RENDERED_COLLECTORS = (*ALL_COLLECTORS, "org", "org_usage", "cost", "mapping")
 END_DELAY_S = 60
 
 
-def exposition(engine: SyncEngine, labels: LabelPolicy | None = None) -> str:
+def exposition(engine: TeamEngine, labels: LabelPolicy | None = None) -> str:
     """What /metrics would serve for the engine's current snapshot."""
     return rendered(engine.snapshot(), labels)
 
 
 def rendered(snapshot: Snapshot, labels: LabelPolicy | None = None) -> str:
-    """What /metrics would serve for this snapshot."""
-    return render(collect_all(snapshot, labels or LabelPolicy(), RENDERED_COLLECTORS)).text.decode()
+    """What /metrics would serve for this snapshot, with every source switched on."""
+    labels = labels or LabelPolicy()
+    return render(metric for source in SOURCES for metric in source.render(snapshot, labels)).text.decode()
 
 
-def sync_all(engine: SyncEngine) -> None:
+def sync_all(engine: TeamEngine) -> None:
     """One sync of every collector, in the order the scheduler starts them; each must succeed."""
     for name in ALL_COLLECTORS:
-        assert engine.run(name), f"{name} sync failed: {engine.snapshot().collectors}"
+        assert engine.run(name), f"{name} sync failed: {engine.snapshot().statuses}"
+
+
+def build_engine(
+    url: str,
+    api_key: str,
+    storage,
+    collectors,
+    clock_ms,
+    *,
+    top_users: int = 0,
+    billing: BillingSettings | None = None,
+    user_mapping=None,
+    org_api_key: str | None = None,
+    org_id: str | None = None,
+    publish=None,
+    **client_options,
+) -> tuple[TeamEngine, list]:
+    """An engine of one team as ``serve`` wires it, and what to close afterwards."""
+    client = CursorClient(url, api_key, endpoints=ENDPOINTS, **{"rate_limit_share": 1.0, **client_options})
+    store = Store(storage)
+    org_client = org_store = None
+    if org_api_key is not None:
+        org_options = {"rate_limit_share": 1.0, **{k: v for k, v in client_options.items() if k == "rate_limit_period"}}
+        org_client = CursorClient(url, org_api_key, endpoints=ENDPOINTS, **org_options)
+        org_store = Store(storage / "organization")
+    options = SourceOptions(
+        settle_lookback_ms=48 * 3_600_000,
+        end_delay_ms=END_DELAY_S * 1000,
+        top_users=top_users,
+        org_id=org_id,
+        billing=billing or BillingSettings(),
+        user_mapping=user_mapping or {},
+    )
+    context = SourceContext(
+        client=client,
+        store=store,
+        shared=Shared(store, top_users),
+        options=options,
+        clock_ms=clock_ms,
+        org_client=org_client,
+        org_store=org_store,
+    )
+    engine = TeamEngine(context, SOURCES, collectors, **({"publish": publish} if publish else {}))
+    return engine, [c for c in (client, org_client, store, org_store) if c is not None]
 
 
 class Team:
@@ -51,7 +95,7 @@ class Team:
         self.sim = sim
         self.url = url
         self.clock = sim.clock
-        self._engines: list[tuple[SyncEngine, CursorClient, Store]] = []
+        self._closing: list = []
 
     def engine(
         self,
@@ -65,26 +109,22 @@ class Team:
         user_mapping=None,
         publish=None,
         **client_options,
-    ) -> SyncEngine:
-        client = CursorClient(self.url, self.sim.config.api_key, **{"rate_limit_share": 1.0, **client_options})
-        store = Store(storage)
-        org_client = CursorClient(self.url, self.sim.config.org_api_key, rate_limit_share=1.0) if org else None
-        engine = SyncEngine(
-            client,
-            store,
-            collectors=collectors,
-            settle_lookback_s=48 * 3600,
-            end_delay_s=END_DELAY_S,
-            clock_ms=self.clock.now_ms,
+    ) -> TeamEngine:
+        engine, closing = build_engine(
+            self.url,
+            self.sim.config.api_key,
+            storage,
+            collectors,
+            self.clock.now_ms,
             top_users=top_users,
             billing=billing,
-            org_client=org_client,
             user_mapping=user_mapping,
+            org_api_key=self.sim.config.org_api_key if org else None,
             org_id=(org_id or self.sim.config.organization_id) if org else None,
-            org_store=Store(storage / "organization") if org else None,
-            **({"publish": publish} if publish else {}),
+            publish=publish,
+            **client_options,
         )
-        self._engines.append((engine, client, store))
+        self._closing += closing
         return engine
 
     def truth(self, start_ms: int | None = None, end_ms: int | None = None) -> dict:
@@ -92,9 +132,8 @@ class Team:
         return self.sim.truth(start_ms, end_ms if end_ms is not None else self.clock.now_ms() - END_DELAY_S * 1000)
 
     def close(self) -> None:
-        for _, client, store in self._engines:
-            client.close()
-            store.close()
+        for closable in self._closing:
+            closable.close()
 
 
 @pytest.fixture
@@ -132,7 +171,7 @@ class ExporterProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}
         full_env.update(env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cursor_exporter.cli", "--web.listen-address=127.0.0.1:0", *args],
+            [sys.executable, "-m", "cursor_exporter", "--web.listen-address=127.0.0.1:0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

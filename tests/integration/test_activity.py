@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from cursor_exporter.activity import DAY_MS, floor_day
-from cursor_exporter.collectors.activity import CYCLE_FAMILIES, REQUEST_COLUMNS
-from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
+from cursor_exporter.sources.activity import CYCLE_FAMILIES, REQUEST_COLUMNS
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.timegrid import DAY_MS, floor_day
 
 from .conftest import exposition, sync_all
 from .truth import parse
@@ -47,7 +47,8 @@ def expected_activity(sim, per_user: bool) -> dict:
         "cursor_activity_cycle_requests_by_billing": ("billing",),
     }
     expected = {}
-    for family, series in CYCLE_FAMILIES.items():
+    for definition, series in CYCLE_FAMILIES.items():
+        family = definition.name
         for values, column in series:
             labels = frozenset(zip(label_names[family], values, strict=True))
             expected[(family, labels)] = sum(day["team"][API_FIELD[column]] for day in daily["days"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from cursor_exporter.aicode import UNATTRIBUTED
 from cursor_exporter.simulator import SimClock
+from cursor_exporter.sources.ai_code import UNATTRIBUTED
 
 from .conftest import exposition, sync_all
 from .truth import parse

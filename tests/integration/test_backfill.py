@@ -8,10 +8,13 @@ import math
 import subprocess
 from datetime import UTC, datetime
 
-from cursor_exporter.backfill import Progress, fetch_history
-from cursor_exporter.cli import main
-from cursor_exporter.client import CursorClient
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.api.client import CursorClient
+from cursor_exporter.commands.backfill import Progress, fetch_history
+from cursor_exporter.commands.cli import main
+from cursor_exporter.ledger.scan import WindowScanner
+from cursor_exporter.sources import ENDPOINTS
+from cursor_exporter.sources.usage import TEAM_EVENTS
+from cursor_exporter.timegrid import HOUR_MS
 
 from .conftest import exposition, require_binary, sync_all
 from .prometheus_server import running_prometheus
@@ -125,17 +128,18 @@ def test_history_is_fetched_in_windows_of_at_most_30_days_that_cover_the_range_e
     team = make_team(users=3, cycle_start_days_ago=1)
     today = team.clock.now_ms() // DAY_MS * DAY_MS
     start, end = today - 40 * DAY_MS, today - DAY_MS
-    client = CursorClient(team.url, team.sim.config.api_key, rate_limit_share=1.0)
+    client = CursorClient(team.url, team.sim.config.api_key, endpoints=ENDPOINTS, rate_limit_share=1.0)
+    scanner = WindowScanner(client, TEAM_EVENTS)
     requested = []
-    original = client.usage_events_page
+    original = scanner.page
 
-    def recording(start_ms, end_ms, page):
-        requested.append((start_ms, end_ms, page))
-        return original(start_ms, end_ms, page)
+    def recording(window, page):
+        requested.append((window.start_ms, window.end_ms, page))
+        return original(window, page)
 
-    client.usage_events_page = recording
+    scanner.page = recording
     try:
-        hours, windows, events = fetch_history(client, start, end, Progress(io.StringIO(), (end - start) // HOUR_MS))
+        hours, windows, events = fetch_history(scanner, start, end, Progress(io.StringIO(), (end - start) // HOUR_MS))
     finally:
         client.close()
     spans = sorted({(first, last) for first, last, _ in requested})

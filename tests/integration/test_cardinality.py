@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
+from cursor_exporter.sources.labels import LabelPolicy
 
-from .conftest import ALL_COLLECTORS, END_DELAY_S, exposition, sync_all
+from .conftest import ALL_COLLECTORS, END_DELAY_S, build_engine, exposition, sync_all
 from .truth import expected_org_usage, parse
 
 WEDNESDAY_3PM = 1795014000000
@@ -21,10 +21,7 @@ ORG_COLLECTORS = ("org", "org_usage")
 
 @pytest.fixture(scope="module")
 def big_team_engine(tmp_path_factory):
-    from cursor_exporter.client import CursorClient
     from cursor_exporter.simulator import Simulator, SimulatorConfig
-    from cursor_exporter.store import Store
-    from cursor_exporter.sync import SyncEngine
 
     config = SimulatorConfig(
         users=USERS,
@@ -39,36 +36,30 @@ def big_team_engine(tmp_path_factory):
     sim = Simulator(config, clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0))
     server = sim.serve()
     engines = {}
-    clients = []
+    closing = []
     # The default settings (a team key only); the cap with an organization key too; no cap with one.
     for name, cap, org in (("default", 0, False), ("cap100", 100, True), ("org", 0, True)):
-        # This test is about series, not pacing: a 50-page /teams/spend must not wait minutes.
-        client, org_client = (
-            CursorClient(server.url, key, rate_limit_share=1.0, rate_limit_period=0.01)
-            for key in (config.api_key, config.org_api_key)
-        )
-        clients += [client, org_client]
-        storage = tmp_path_factory.mktemp(name)
-        engine = SyncEngine(
-            client,
-            Store(storage),
-            collectors=(*ALL_COLLECTORS, *ORG_COLLECTORS) if org else ALL_COLLECTORS,
-            settle_lookback_s=48 * 3600,
-            end_delay_s=END_DELAY_S,
-            clock_ms=sim.clock.now_ms,
+        engine, closables = build_engine(
+            server.url,
+            config.api_key,
+            tmp_path_factory.mktemp(name),
+            (*ALL_COLLECTORS, *ORG_COLLECTORS) if org else ALL_COLLECTORS,
+            sim.clock.now_ms,
             top_users=cap,
-            org_client=org_client if org else None,
+            org_api_key=config.org_api_key if org else None,
             org_id=config.organization_id if org else None,
-            org_store=Store(storage / "organization") if org else None,
+            # This test is about series, not pacing: a 50-page /teams/spend must not wait minutes.
+            rate_limit_period=0.01,
         )
+        closing += closables
         sync_all(engine)
         if org:
             for collector in ORG_COLLECTORS:
                 assert engine.run(collector)
         engines[name] = engine
     yield sim, engines
-    for client in clients:
-        client.close()
+    for closable in closing:
+        closable.close()
     server.stop()
 
 

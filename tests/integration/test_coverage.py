@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import httpx
 
-from cursor_exporter.labels import OTHER_USER, LabelPolicy
-from cursor_exporter.snapshot import BillingSettings
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.sources.base import BillingSettings
+from cursor_exporter.sources.labels import OTHER_USER, LabelPolicy
+from cursor_exporter.timegrid import HOUR_MS
 
-from .conftest import ALL_COLLECTORS, exposition, rendered, sync_all
+from .conftest import ALL_COLLECTORS, exposition, sync_all
 from .truth import parse
 
 SEAT_PRICE = Decimal("40")
@@ -125,7 +125,7 @@ def test_top_n_cap_folds_the_rest_into_other_and_preserves_totals(make_team, tmp
 def test_top_n_cap_picks_on_the_whole_backfill_and_no_per_user_counter_ever_falls(make_team, tmp_path):
     team = make_team(users=30, cycle_start_days_ago=4)
     published = []
-    engine = team.engine(tmp_path, top_users=5, publish=lambda snapshot: published.append(parse(rendered(snapshot))))
+    engine = team.engine(tmp_path, top_users=5, publish=lambda source: published.append(parse(exposition(engine))))
     sync_all(engine)
     assert len(published) > 4  # a snapshot per window of the four-day backfill, then one per sync
     users = {row["email"]: Decimal(row["chargedCents"]) for row in team.truth()["users"]}

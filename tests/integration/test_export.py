@@ -7,8 +7,8 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
-from cursor_exporter.cli import main
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.commands.cli import main
+from cursor_exporter.timegrid import HOUR_MS
 
 from .conftest import sync_all
 from .test_backfill import iso

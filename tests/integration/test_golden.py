@@ -7,9 +7,9 @@ import subprocess
 from decimal import Decimal
 from pathlib import Path
 
-from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
-from cursor_exporter.snapshot import BillingSettings
+from cursor_exporter.sources.base import BillingSettings
+from cursor_exporter.sources.labels import LabelPolicy
 
 from .conftest import ALL_COLLECTORS, exposition, require_binary, sync_all
 

@@ -7,9 +7,9 @@ import math
 from collections import Counter
 from decimal import Decimal
 
-from cursor_exporter.labels import OTHER_USER
 from cursor_exporter.simulator import SimClock
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.sources.labels import OTHER_USER
+from cursor_exporter.timegrid import HOUR_MS
 
 from .conftest import ALL_COLLECTORS, END_DELAY_S, exposition
 from .test_coverage import label_values
@@ -153,7 +153,7 @@ def test_a_long_contract_is_backfilled_a_week_per_sync_and_the_cap_picks_only_on
         before = sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS)
         assert engine.run("org_usage")
         pages.append(sum(1 for path, _ in team.sim.request_log if path == ORG_EVENTS) - before)
-        picked.append(engine.snapshot().org_tracked_users)
+        picked.append(engine.snapshot().part("org_usage").tracked)
         assert engine.run("usage")  # the single worker gets back to the team between org syncs
         assert len(pages) < 6
     assert len(pages) >= 3 and max(pages) == 7
@@ -199,5 +199,5 @@ def test_first_org_sync_makes_exactly_the_calls_its_windows_require(make_team, t
         start = end + 1
     assert required > windows  # some windows need more than one page of 1,000
     assert made == {"/organizations/pooled-usage": 1, ORG_EVENTS: required}  # the pool gives the contract start
-    status = {s.name: s for s in engine.snapshot().collectors}["org_usage"]
+    status = {s.name: s for s in engine.snapshot().statuses}["org_usage"]
     assert status.last_api_requests == required + 1

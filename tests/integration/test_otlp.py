@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cursor_exporter import __version__
-from cursor_exporter.config import TeamSource, load_settings
-from cursor_exporter.metrics import BY_NAME
-from cursor_exporter.service import Exporter
+from cursor_exporter.commands.config import TeamSource, load_settings
+from cursor_exporter.commands.serve import Exporter
+from cursor_exporter.sources import FAMILY_BY_NAME as BY_NAME
 
 from .conftest import scrape
 from .otlp_receiver import data_points, otlp_receiver, resource, units
@@ -21,7 +21,7 @@ def started_exporter(team, storage, **settings) -> Exporter:
         [TeamSource(None, team.url, team.sim.config.api_key)],
         clock_ms=team.clock.now_ms,
     )
-    for name in exporter.settings.polling_collectors():
+    for name in exporter.runtimes[0].scheduled:
         assert exporter.engine.run(name), name
     exporter.server.start()
     return exporter

@@ -10,8 +10,8 @@ import sys
 import time
 from urllib.parse import urlparse
 
-from cursor_exporter.client import READ_ENDPOINTS
 from cursor_exporter.simulator import SimClock
+from cursor_exporter.sources import READ_ENDPOINTS
 
 from .conftest import exposition, scrape, wait_for_sample
 from .test_sync import SPEND_MEMBER_FAMILIES, USAGE_FAMILIES
@@ -132,7 +132,7 @@ def test_strict_limits_are_never_exceeded(make_team, tmp_path):
 def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}
     return subprocess.run(
-        [sys.executable, "-m", "cursor_exporter.cli", *args],
+        [sys.executable, "-m", "cursor_exporter", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from cursor_exporter.labels import LabelPolicy
 from cursor_exporter.simulator import SimClock
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.timegrid import HOUR_MS
 
 from .conftest import exposition, sync_all
 from .truth import expected_spend_and_members, expected_usage, mismatches, parse
@@ -70,7 +70,7 @@ def test_first_sync_makes_exactly_the_calls_its_windows_require(make_team, tmp_p
         required += max(1, math.ceil(events / 1000))
         start = end + 1
     assert made == required
-    status = {s.name: s for s in engine.snapshot().collectors}["usage"]
+    status = {s.name: s for s in engine.snapshot().statuses}["usage"]
     assert status.last_api_requests == made
 
 
@@ -165,17 +165,18 @@ def test_a_window_that_changes_while_paged_is_scanned_again(make_team, tmp_path)
     engine = team.engine(tmp_path)
     engine.run("spend")
     scan_end = team.clock.now_ms() - 60_000
-    original = engine._client.usage_events_page
+    scanner = engine.source("usage").scanner
+    original = scanner.page
     moved = []
 
-    def page_then_move_clock(start_ms, end_ms, page):
-        result = original(start_ms, end_ms, page)
-        if page == 1 and end_ms == scan_end and result.has_next_page and not moved:
+    def page_then_move_clock(window, page):
+        result = original(window, page)
+        if page == 1 and window.end_ms == scan_end and result.has_next_page and not moved:
             team.clock.advance(40 * 60_000)  # late events become visible between page 1 and page 2
             moved.append(True)
         return result
 
-    engine._client.usage_events_page = page_then_move_clock
+    scanner.page = page_then_move_clock
     assert engine.run("usage")
     snapshot = engine.snapshot()
     assert snapshot.windows_inconsistent >= 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from cursor_exporter.config import load_settings
-from cursor_exporter.service import Exporter
+from cursor_exporter.commands.config import load_settings
+from cursor_exporter.commands.serve import Exporter
 
 from .test_sync import SPEND_MEMBER_FAMILIES, USAGE_FAMILIES
 from .truth import expected_spend_and_members, expected_usage, mismatches, parse
@@ -26,7 +26,7 @@ def test_two_teams_each_export_their_own_truth_under_a_team_label(make_team, tmp
     exporter = Exporter(settings, settings.team_sources(), clock_ms=clock.now_ms)
     try:
         for runtime in exporter.runtimes:
-            for name in runtime.engine.collectors:
+            for name in runtime.scheduled:
                 assert runtime.engine.run(name), (runtime.name, name)
         series = parse(exporter.cache.rendered.text.decode())
     finally:

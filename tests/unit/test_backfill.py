@@ -1,11 +1,11 @@
 import io
 from decimal import Decimal
 
-from cursor_exporter.backfill import Progress, cumulative_series, render_bar, write_openmetrics
-from cursor_exporter.cli import utc_instant_ms
-from cursor_exporter.labels import LabelPolicy
-from cursor_exporter.ledger import Tally, UsageKey
-from cursor_exporter.windows import HOUR_MS
+from cursor_exporter.commands.backfill import Progress, cumulative_series, render_bar, write_openmetrics
+from cursor_exporter.commands.cli import utc_instant_ms
+from cursor_exporter.ledger.usage import Tally, UsageKey
+from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.timegrid import HOUR_MS
 
 START = 1_790_000_000_000 // HOUR_MS * HOUR_MS
 ALICE = UsageKey("alice@example.com", "gpt-5", "Usage-based", False, "ide")

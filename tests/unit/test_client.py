@@ -4,7 +4,13 @@ import json
 import httpx
 import pytest
 
-from cursor_exporter.client import READ_ENDPOINTS, AuthError, CursorClient, WriteEndpointRefused
+from cursor_exporter.api.client import AuthError, CursorClient
+from cursor_exporter.api.endpoints import WriteEndpointRefused
+from cursor_exporter.ledger.scan import WindowScanner
+from cursor_exporter.ledger.windows import Window
+from cursor_exporter.sources import ENDPOINTS, READ_ENDPOINTS
+from cursor_exporter.sources.members import fetch_members
+from cursor_exporter.sources.usage import TEAM_EVENTS
 
 WRITE_ENDPOINTS = [
     ("POST", "/teams/user-spend-limit"),
@@ -26,7 +32,7 @@ WRITE_ENDPOINTS = [
 @pytest.mark.parametrize(("method", "path"), WRITE_ENDPOINTS)
 def test_write_endpoints_are_refused_before_any_request(method, path):
     sent = []
-    client = CursorClient("http://127.0.0.1:9", "crsr_secret")
+    client = CursorClient("http://127.0.0.1:9", "crsr_secret", endpoints=ENDPOINTS)
     client._http = httpx.Client(transport=httpx.MockTransport(lambda request: sent.append(request)))
     with pytest.raises(WriteEndpointRefused):
         client.request(method, path, {})
@@ -56,7 +62,12 @@ def mocked_client(handler, **options) -> tuple[CursorClient, list[float]]:
         now[0] += seconds
 
     client = CursorClient(
-        "http://cursor.invalid", "crsr_secret_key_value", sleep=sleep, monotonic=lambda: now[0], **options
+        "http://cursor.invalid",
+        "crsr_secret_key_value",
+        endpoints=ENDPOINTS,
+        sleep=sleep,
+        monotonic=lambda: now[0],
+        **options,
     )
     client._http = httpx.Client(
         base_url="http://cursor.invalid",
@@ -73,9 +84,9 @@ def test_basic_auth_with_key_as_username_and_empty_password():
         seen.append(request.headers["authorization"])
         return httpx.Response(200, json={"teamMembers": []})
 
-    client = CursorClient("http://cursor.invalid", "crsr_abc")
+    client = CursorClient("http://cursor.invalid", "crsr_abc", endpoints=ENDPOINTS)
     client._http._transport = httpx.MockTransport(handler)
-    client.members()
+    fetch_members(client)
     assert seen == ["Basic " + base64.b64encode(b"crsr_abc:").decode()]
 
 
@@ -92,7 +103,7 @@ def test_429_is_retried_after_retry_after_whatever_the_body(body):
         httpx.Response(200, json={"teamMembers": []}),
     ]
     client, slept = mocked_client(lambda request: responses.pop(0))
-    assert client.members() == []
+    assert fetch_members(client) == []
     assert slept == [60.0]
     assert client.stats.requests[("/teams/members", "429")] == 1
 
@@ -105,7 +116,7 @@ def test_5xx_html_and_truncated_bodies_are_retried_with_capped_backoff():
         httpx.Response(200, json={"teamMembers": [{"email": "a@b.c", "role": "member"}]}),
     ]
     client, slept = mocked_client(lambda request: responses.pop(0), backoff_base=1.0, backoff_cap=1.5)
-    assert [m.email for m in client.members()] == ["a@b.c"]
+    assert [m.email for m in fetch_members(client)] == ["a@b.c"]
     assert len(slept) == 3
     assert all(0 < delay <= 1.5 for delay in slept)
 
@@ -115,7 +126,7 @@ def test_401_fails_at_once_with_the_message_and_never_the_key():
         lambda request: httpx.Response(401, json={"error": "Unauthorized", "message": "Invalid API key"})
     )
     with pytest.raises(AuthError) as raised:
-        client.members()
+        fetch_members(client)
     assert slept == []
     assert "Invalid API key" in str(raised.value)
     assert "crsr_secret_key_value" not in str(raised.value)
@@ -129,7 +140,7 @@ def test_malformed_events_are_counted_logged_once_and_the_rest_kept(caplog):
         "usageEvents": [good, {"userEmail": "x@b.c"}, {"userEmail": "y@b.c"}, {**good, "chargedCents": 1.5}],
     }
     client, _ = mocked_client(lambda request: httpx.Response(200, json=page))
-    result = client.usage_events_page(0, 1, 1)
+    result = WindowScanner(client, TEAM_EVENTS).page(Window(0, 1), 1)
     assert len(result.events) == 2 and result.received == 4 and result.malformed == 2
     assert client.stats.malformed_records["/teams/filtered-usage-events"] == 2
     assert sum("malformed record" in message for message in caplog.messages) == 1
@@ -143,5 +154,5 @@ def test_event_requests_send_epoch_ms_numbers_and_a_page_size():
         return httpx.Response(200, json={"totalUsageEventsCount": 0, "usageEvents": [], "pagination": {}})
 
     client, _ = mocked_client(handler)
-    client.usage_events_page(1767225600000, 1767229199999, 2)
+    WindowScanner(client, TEAM_EVENTS).page(Window(1767225600000, 1767229199999), 2)
     assert bodies == [{"startDate": 1767225600000, "endDate": 1767229199999, "page": 2, "pageSize": 1000}]

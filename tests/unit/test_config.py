@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from cursor_exporter.cli import main
-from cursor_exporter.config import ConfigError, load_settings
+from cursor_exporter.commands.cli import main
+from cursor_exporter.commands.config import ConfigError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,7 @@ def test_unknown_config_file_key_is_rejected(tmp_path):
 def test_invalid_config_exits_before_binding_the_port():
     # A taken port would be a different error (exit 1); exit 2 proves validation ran first.
     result = subprocess.run(
-        [sys.executable, "-m", "cursor_exporter.cli", "--web.listen-address=:1", "--sync.usage-interval=x"],
+        [sys.executable, "-m", "cursor_exporter", "--web.listen-address=:1", "--sync.usage-interval=x"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,10 +3,11 @@ from decimal import Decimal
 
 import pytest
 
-from cursor_exporter.ledger import Ledger, UsageKey
-from cursor_exporter.records import UsageEvent
-from cursor_exporter.store import DB_FILENAME, SCHEMA_VERSION, Store
-from cursor_exporter.windows import HOUR_MS, Window
+from cursor_exporter.api.records import UsageEvent
+from cursor_exporter.ledger.store import DB_FILENAME, SCHEMA_VERSION, Store
+from cursor_exporter.ledger.usage import Ledger, UsageKey
+from cursor_exporter.ledger.windows import Window
+from cursor_exporter.timegrid import HOUR_MS
 
 T0 = 1_767_225_600_000
 KEY = UsageKey("a@b.c", "gpt-5", "Usage-based", False, "ide")

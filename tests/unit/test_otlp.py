@@ -2,9 +2,10 @@ import re
 
 import pytest
 
-from cursor_exporter.config import parse_pairs
-from cursor_exporter.metrics import BY_NAME, FAMILIES
-from cursor_exporter.otlp import http_metrics_url
+from cursor_exporter.commands.config import parse_pairs
+from cursor_exporter.output.otlp import http_metrics_url
+from cursor_exporter.sources import FAMILIES
+from cursor_exporter.sources import FAMILY_BY_NAME as BY_NAME
 
 
 def test_every_family_has_a_unique_dotted_otlp_name_without_its_unit():

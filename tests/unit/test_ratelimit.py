@@ -1,4 +1,7 @@
-from cursor_exporter.ratelimit import SlidingWindowLimiter, limit_for
+from cursor_exporter.api.ratelimit import SlidingWindowLimiter, limit_for
+from cursor_exporter.sources.members import TEAM_MEMBERS_ENDPOINT
+from cursor_exporter.sources.spend import TEAM_SPEND
+from cursor_exporter.sources.usage import TEAM_EVENTS
 
 
 class FakeTime:
@@ -48,7 +51,7 @@ def test_a_slow_request_counts_from_its_end_so_the_server_never_sees_too_many():
 
 
 def test_budget_is_a_share_of_cursors_documented_limits():
-    assert limit_for("/teams/filtered-usage-events", 0.5) == 30
-    assert limit_for("/teams/spend", 0.5) == 10
-    assert limit_for("/teams/members", 1.0) == 20
-    assert limit_for("/teams/members", 0.01) == 1
+    assert limit_for(TEAM_EVENTS, 0.5) == 30
+    assert limit_for(TEAM_SPEND, 0.5) == 10
+    assert limit_for(TEAM_MEMBERS_ENDPOINT, 1.0) == 20
+    assert limit_for(TEAM_MEMBERS_ENDPOINT, 0.01) == 1

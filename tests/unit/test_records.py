@@ -4,7 +4,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from cursor_exporter.records import Member, MemberSpend, UsageEvent, parse_many
+from cursor_exporter.api.records import UsageEvent, parse_many
+from cursor_exporter.sources.members import Member
+from cursor_exporter.sources.spend import MemberSpend
 
 
 def _decoded(text: str):
@@ -88,7 +90,7 @@ def test_unparseable_rows_are_returned_as_errors_and_the_rest_parse():
 
 
 def test_iso_timestamps_are_exact_milliseconds_and_utc_without_a_zone():
-    from cursor_exporter.records import iso_ms
+    from cursor_exporter.api.records import iso_ms
 
     assert iso_ms("2026-12-31T23:59:59.999Z") == 1798761599999
     assert iso_ms("2026-01-01T00:00:00") == iso_ms("2026-01-01T00:00:00+00:00") == 1767225600000

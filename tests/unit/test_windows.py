@@ -1,6 +1,6 @@
 import itertools
 
-from cursor_exporter.windows import (
+from cursor_exporter.ledger.windows import (
     HOUR_MS,
     BucketState,
     Window,

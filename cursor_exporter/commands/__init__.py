@@ -1,0 +1,1 @@
+"""The commands: serve (default), demo, check, simulate, backfill and export, and their configuration."""

@@ -1,0 +1,1 @@
+"""The output: rendered exposition parts, the web server, and the OTLP push."""

@@ -1,0 +1,181 @@
+"""What the two usage-event sources share: syncing due windows into a ledger, and rendering it.
+
+The team's events (source ``usage``) and the organization's (source ``org_usage``) go through the same
+window plan, scanner, ledger and top-N cap, and render through :func:`render_ledger` into their own
+family set; the organization's carries a ``team`` label and a contract period instead of a cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client.core import Metric
+
+from cursor_exporter.api.client import ApiError
+from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
+from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add
+from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
+from cursor_exporter.money import cents_by_user, dollars
+from cursor_exporter.sources.base import SourceContext, UserCap
+from cursor_exporter.sources.families import Family
+from cursor_exporter.sources.labels import LabelPolicy
+
+log = logging.getLogger(__name__)
+
+USAGE_LABELS = ("model", "kind", "max_mode", "source")
+TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
+
+
+@dataclass(frozen=True)
+class LedgerPart:
+    """A usage source's snapshot part: the ledger view and its cap's picks (None without a cap)."""
+
+    view: UsageView
+    tracked: frozenset[str] | None
+    top_users: int
+
+
+@dataclass(frozen=True)
+class LedgerFamilies:
+    """The families one ledger is rendered into; ``period`` is the ledger's cycle (or contract)."""
+
+    events: Family
+    tokens: Family
+    charged: Family
+    token_fee: Family
+    request_units: Family
+    revised: Family
+    period: Family
+    user_charged: Family
+    user_period: Family
+    user_events: Family | None = None
+    user_tokens: Family | None = None
+    by_team: bool = False
+
+    @property
+    def all(self) -> tuple[Family, ...]:
+        """Every family, team-wide first, in exposition order."""
+        team_wide = (self.events, self.tokens, self.charged, self.token_fee, self.request_units, self.revised)
+        per_user = (self.user_events, self.user_tokens, self.user_charged, self.user_period)
+        return (*team_wide, self.period, *(family for family in per_user if family is not None))
+
+
+def sync_windows(
+    context: SourceContext, ledger: Ledger, scanner: WindowScanner, cap: UserCap, max_windows: int | None = None
+) -> None:
+    """Fetch the due windows (at most ``max_windows``, oldest first, but always the newest), each in its
+    own transaction, then let the top-N cap pick its users once the ledger is caught up."""
+    options = context.options
+    planning_start = ledger.planning_start()
+    sync_end = context.clock_ms() - options.end_delay_ms
+    lookback = options.settle_lookback_ms
+    due = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), lookback)
+    windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
+    log.debug("%s sync up to %d: %d of %d due windows", scanner.endpoint.path, sync_end, len(windows), len(due))
+    skipped = 0
+    for window in windows:
+        try:
+            events = scanner.scan_consistently(window)
+        except InconsistentWindow:
+            skipped += 1
+            continue
+        ledger.replace_window(window, events, fetched_at_ms=sync_end)
+        context.scans.fetched += 1
+        if len(windows) > 1:  # a backfill shows its progress instead of nothing for minutes
+            context.show_progress()
+    ledger.set_planning_start(
+        first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), lookback)
+    )
+    if len(windows) == len(due):  # caught up (a window that kept changing must not block picks for good)
+        # Picked from a backfill's first windows the cap would keep early spenders for good.
+        cap.pick(cents_by_user((key.user, tally.charged_cents) for key, tally in ledger.view().counters.items()))
+    if skipped:
+        raise ApiError(scanner.endpoint.path, 200, f"{skipped} windows kept changing while paged; retried next sync")
+
+
+def roll_up(series: Mapping[UsageKey, Tally], grain: Callable[[UsageKey], Hashable]) -> dict:
+    """Sum tallies of the series that share ``grain(key)``."""
+    sums: dict = defaultdict(lambda: EMPTY)
+    for key, tally in series.items():
+        group = grain(key)
+        sums[group] = add(sums[group], tally)
+    return sums
+
+
+def _tokens(tally: Tally) -> zip:
+    return zip(
+        TOKEN_TYPES,
+        (tally.input_tokens, tally.output_tokens, tally.cache_write_tokens, tally.cache_read_tokens),
+        strict=True,
+    )
+
+
+def render_ledger(part: LedgerPart | None, labels: LabelPolicy, names: LedgerFamilies) -> Iterator[Metric]:
+    """The families of one ledger view, team-wide and (unless switched off) per user.
+
+    Under the top-N cap (``part.tracked`` not None) users the cap has not picked fold into ``__other__``
+    once it is full. While it has room they are left out until the caught-up ledger lets the cap pick
+    them: folded meanwhile, ``__other__`` would fall when they leave it, and it is a counter.
+    """
+    if part is None:
+        return
+    view, tracked = part.view, part.tracked
+
+    def team(key: UsageKey) -> tuple[str, ...]:
+        return (key.team,) if names.by_team else ()
+
+    def usage_grain(key: UsageKey) -> tuple[str, ...]:
+        return (*team(key), labels.model(key.model), key.kind, "true" if key.max_mode else "false", key.source)
+
+    events, tokens, charged, fee, units, revised, period = (
+        family.new()
+        for family in (
+            names.events,
+            names.tokens,
+            names.charged,
+            names.token_fee,
+            names.request_units,
+            names.revised,
+            names.period,
+        )
+    )
+    for group, tally in sorted(roll_up(view.counters, usage_grain).items()):
+        events.add_metric(group, tally.events)
+        for token_type, count in _tokens(tally):
+            tokens.add_metric((*group, token_type), count)
+        charged.add_metric(group, dollars(tally.charged_cents))
+        fee.add_metric(group, dollars(tally.token_fee_cents))
+        units.add_metric(group, float(tally.request_units))
+    for group, tally in sorted(roll_up(view.revised, usage_grain).items()):
+        if tally.charged_cents:
+            revised.add_metric(group, dollars(tally.charged_cents))
+    for group, tally in sorted(roll_up(view.cycle, usage_grain).items()):
+        period.add_metric(group, dollars(tally.charged_cents))
+    yield from (events, tokens, charged, fee, units, revised, period)
+
+    if not labels.per_user:
+        return
+    counters, period_sums = view.counters, view.cycle
+    if tracked is not None and len(tracked) < part.top_users:  # the cap has room: unpicked users wait
+        counters = {key: tally for key, tally in counters.items() if key.user in tracked}
+        period_sums = {key: tally for key, tally in period_sums.items() if key.user in tracked}
+
+    def user_grain(key: UsageKey) -> tuple[str, ...]:
+        return (*team(key), labels.user(key.user, tracked))
+
+    user_charged, user_period = names.user_charged.new(), names.user_period.new()
+    user_events = names.user_events.new() if names.user_events else None
+    user_tokens = names.user_tokens.new() if names.user_tokens else None
+    for group, tally in sorted(roll_up(counters, user_grain).items()):
+        if user_events is not None:
+            user_events.add_metric(group, tally.events)
+        if user_tokens is not None:
+            for token_type, count in _tokens(tally):
+                user_tokens.add_metric((*group, token_type), count)
+        user_charged.add_metric(group, dollars(tally.charged_cents))
+    for group, tally in sorted(roll_up(period_sums, user_grain).items()):
+        user_period.add_metric(group, dollars(tally.charged_cents))
+    yield from (family for family in (user_events, user_tokens, user_charged, user_period) if family is not None)

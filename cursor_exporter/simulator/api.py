@@ -129,7 +129,10 @@ def handle_api(
             return response
         if sim.config.rate_limits and not sim.rate_limiter.allow(path):
             return rate_limited(sim)
-        if path in ENTERPRISE_ROUTES and not sim.config.enterprise:
+        enterprise_only = path in ENTERPRISE_ROUTES or (
+            path == "/teams/audit-logs" and sim.config.audit_logs_enterprise_only
+        )
+        if enterprise_only and not sim.config.enterprise:
             raise ApiError(403, ENTERPRISE_REQUIRED)
         body = parse_json_body(raw_body) if method == "POST" else {}
         return json_response(200, route(sim, query, body))

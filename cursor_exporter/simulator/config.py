@@ -34,6 +34,7 @@ class SimulatorConfig:
     cycle_start_days_ago: int = 10
     events_per_user_per_day: float = 40.0
     audit_events_per_day: float = 8.0  # mean non-roster audit-log events per weekday (0: roster events only)
+    audit_logs_enterprise_only: bool = False  # [guess] audit logs work on both plans; True: 403 without Enterprise
 
     rate_limits: bool = True
     rate_limit_period_s: float = 60.0

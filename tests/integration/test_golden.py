@@ -48,11 +48,12 @@ def seeded_exposition(make_team, tmp_path) -> str:
         user_default_budget_usd=Decimal(100),
         group_budgets_usd={"Engineering": Decimal(500)},
     )
-    collectors = (*ALL_COLLECTORS, "org", "org_usage")
+    collectors = (*ALL_COLLECTORS, "org", "org_usage", "audit")
     engine = team.engine(tmp_path, collectors, org=True, billing=billing, user_mapping=mapping)
     sync_all(engine)
     assert engine.run("org")
     assert engine.run("org_usage")
+    assert engine.run("audit")
     return exposition(engine, LabelPolicy(per_user_activity=True))
 
 

@@ -134,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_backfill(settings, history_args)
     if command == "export":
         return run_export(settings, history_args)
-    return serve(settings)
+    teams = settings.team_sources()
+    if teams is None:
+        log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
+        return demo(settings)
+    return serve(settings, teams)
 
 
 if __name__ == "__main__":

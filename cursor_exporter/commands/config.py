@@ -8,22 +8,15 @@ convention: ``storage_path`` is ``--storage.path``, ``sync_usage_interval`` is `
 
 from __future__ import annotations
 
-import csv
 import os
 import re
-import tomllib
 from contextvars import ContextVar
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
-from urllib.parse import unquote
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -38,6 +31,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cursor_exporter.commands.config_values import (
+    ConfigError,
+    Duration,
+    TeamKey,
+    TeamSource,
+    flag_name,
+    parse_pairs,
+    read_hash_key,
+    read_model_map,
+    read_pairs_file,
+    read_secret,
+    read_user_mapping,
+)
 from cursor_exporter.ledger.paths import ledger_path
 from cursor_exporter.sources import SOURCES, SWITCHABLE
 from cursor_exporter.sources.base import BillingSettings, SourceOptions
@@ -53,31 +59,7 @@ CURSOR_ENVIRONMENT = {
     "CURSOR_ORG_API_KEY_FILE": "org_api_key_file",
 }
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message is one line that says what to fix."""
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a duration string such as ``90s``, ``10m``, ``48h`` or ``2d``."""
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration; use a number of seconds or e.g. 30s, 10m, 48h, 2d")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 class _CursorEnvironment(PydanticBaseSettingsSource):
@@ -88,26 +70,6 @@ class _CursorEnvironment(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return {field: os.environ[env] for env, field in CURSOR_ENVIRONMENT.items() if os.environ.get(env)}
-
-
-@dataclass(frozen=True)
-class TeamSource:
-    """One Cursor team to poll: its key and API URL, and its ``team`` label (None for a single team)."""
-
-    name: str | None
-    api_url: str
-    api_key: str
-
-
-class TeamKey(BaseModel):
-    """One entry of ``[[teams]]`` in the config file: a team polled with its own key and rate limits."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Value of the `team` label.")
-    api_key: SecretStr | None = None
-    api_key_file: Path | None = None
-    api_url: str | None = None
 
 
 class _GeneralSettings(BaseSettings):
@@ -315,7 +277,7 @@ class _GeneralSettings(BaseSettings):
 
     def resolve_org_api_key(self) -> str | None:
         """The organization key from CURSOR_ORG_API_KEY or its file; None when not configured."""
-        return _read_secret(self.org_api_key, self.org_api_key_file, "organization api key file")
+        return read_secret(self.org_api_key, self.org_api_key_file, "organization api key file")
 
     def billing(self) -> BillingSettings:
         """Seat price and budgets for the snapshot."""
@@ -331,7 +293,7 @@ class _GeneralSettings(BaseSettings):
         if self.teams:
             sources = []
             for team in self.teams:
-                key = _read_secret(team.api_key, team.api_key_file, f"team {team.name} api key file")
+                key = read_secret(team.api_key, team.api_key_file, f"team {team.name} api key file")
                 if key is None:
                     raise ConfigError(f"team {team.name}: set api_key_file (or api_key) in [[teams]]")
                 sources.append(TeamSource(team.name, team.api_url or self.api_url, key))
@@ -357,68 +319,25 @@ class _GeneralSettings(BaseSettings):
 
     def resolve_api_key(self) -> str | None:
         """The API key from CURSOR_API_KEY, else from the key file; ``None`` means demo mode."""
-        return _read_secret(self.api_key, self.api_key_file, "api key file")
+        return read_secret(self.api_key, self.api_key_file, "api key file")
 
     def resolve_model_map(self) -> dict[str, str]:
         """The model-name map from ``--metrics.model-map-file`` (empty without one)."""
-        if self.metrics_model_map_file is None:
-            return {}
-        try:
-            table = tomllib.loads(self.metrics_model_map_file.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"model map file {self.metrics_model_map_file}: {error}") from None
-        if not all(isinstance(value, str) for value in table.values()):
-            raise ConfigError(f"model map file {self.metrics_model_map_file}: every value must be a string")
-        return table
+        return read_model_map(self.metrics_model_map_file)
 
     def resolve_user_mapping(self) -> dict[str, dict[str, str]]:
         """email -> {column: value} from ``--metrics.user-mapping-file`` (empty without one)."""
-        if self.metrics_user_mapping_file is None:
-            return {}
-        try:
-            with self.metrics_user_mapping_file.open(newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        except (OSError, csv.Error) as error:
-            raise ConfigError(f"user mapping file {self.metrics_user_mapping_file}: {error}") from None
-        if not rows or "email" not in rows[0]:
-            raise ConfigError(
-                f"user mapping file {self.metrics_user_mapping_file}: needs a header with an email column"
-            )
-        bad = [column for column in rows[0] if not re.fullmatch(r"[a-z_][a-z0-9_]*", column or "")]
-        if bad:
-            raise ConfigError(f"user mapping file: column {bad[0]!r} is not a valid label name (lower_snake_case)")
-        return {
-            row["email"].strip().lower(): {k: (v or "").strip() for k, v in row.items() if k != "email"}
-            for row in rows
-            if row.get("email")
-        }
+        return read_user_mapping(self.metrics_user_mapping_file)
 
     def resolve_otlp_headers(self) -> dict[str, str]:
         """Headers of the OTLP push: --otlp.headers, then those of --otlp.headers-file."""
-        headers = parse_pairs(self.otlp_headers)
-        if self.otlp_headers_file is not None:
-            try:
-                text = self.otlp_headers_file.read_text()
-            except OSError as error:
-                raise ConfigError(f"otlp headers file {self.otlp_headers_file}: {error.strerror}") from None
-            try:
-                headers.update(parse_pairs(text.replace("\n", ",")))
-            except ValueError:
-                # The message would quote the file's content, which is secret.
-                raise ConfigError(f"otlp headers file {self.otlp_headers_file}: not key=value lines") from None
-        return headers
+        return {**parse_pairs(self.otlp_headers), **read_pairs_file(self.otlp_headers_file)}
 
     def resolve_user_hash_key(self) -> bytes | None:
         """The secret of ``--metrics.user-label=hash``, read from its file."""
         if self.metrics_user_label != "hash" or self.metrics_user_hash_key_file is None:
             return None
-        try:
-            key = self.metrics_user_hash_key_file.read_bytes().strip()
-        except OSError as error:
-            raise ConfigError(f"user hash key file {self.metrics_user_hash_key_file}: {error.strerror}") from None
-        if len(key) < 16:
-            raise ConfigError("user hash key file must hold at least 16 bytes of secret")
-        return key
+        return read_hash_key(self.metrics_user_hash_key_file)
 
 
 def _source_fields() -> dict[str, Any]:
@@ -441,40 +360,6 @@ Settings = create_model(
     __doc__="Everything the exporter can be told. Field descriptions feed ``--help`` and the README table.",
     **_source_fields(),
 )
-
-
-def parse_pairs(text: str | None) -> dict[str, str]:
-    """``key=value,key=value`` as in ``OTEL_EXPORTER_OTLP_HEADERS``; values are URL-decoded."""
-    pairs: dict[str, str] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise ValueError(f"{item.strip()!r} is not key=value")
-        pairs[key.strip()] = unquote(value.strip())
-    return pairs
-
-
-def _read_secret(value: SecretStr | None, file: Path | None, what: str) -> str | None:
-    """A secret given directly, else read from its file; None when neither is set."""
-    if value is not None and value.get_secret_value().strip():
-        return value.get_secret_value().strip()
-    if file is None:
-        return None
-    try:
-        secret = file.read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{what} {file}: {error.strerror}") from None
-    if not secret:
-        raise ConfigError(f"{what} {file} is empty")
-    return secret
-
-
-def flag_name(field: str) -> str:
-    """``sync_usage_interval`` -> ``--sync.usage-interval``."""
-    group, _, rest = field.partition("_")
-    return f"--{group}.{rest.replace('_', '-')}" if rest else f"--{group}"
 
 
 def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> Settings:

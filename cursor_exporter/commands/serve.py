@@ -236,14 +236,8 @@ def build_exporter(settings: Settings, teams: Sequence[TeamSource], **options) -
         return None
 
 
-def serve(settings: Settings) -> int:
-    """The ``serve`` command: the real exporter, or the demo when no key is configured."""
-    from cursor_exporter.commands.demo import demo
-
-    teams = settings.team_sources()
-    if teams is None:
-        log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
-        return demo(settings)
+def serve(settings: Settings, teams: Sequence[TeamSource]) -> int:
+    """The ``serve`` command: the exporter of ``teams`` until signalled; 2 when storage is unusable."""
     problem = storage_problem(settings.storage_path)
     if problem is not None:
         print(f"cursor-exporter: --storage.path {settings.storage_path} is not writable: {problem}", file=sys.stderr)

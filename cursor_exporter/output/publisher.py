@@ -70,9 +70,10 @@ class Publisher:
         *,
         telemetry_path: str | None = "/metrics",
         otlp: OtlpPusher | None = None,
+        sources: Sequence[type[Source]] = SOURCES,
     ) -> None:
         self.engines = list(engines)
-        self.sources = [cls for cls in SOURCES if cls.name in enabled or not cls.switchable]
+        self.sources = [cls for cls in sources if cls.name in enabled or not cls.switchable]
         self.labels = labels
         self.cache = cache
         self.telemetry_path = telemetry_path

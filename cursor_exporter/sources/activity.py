@@ -338,8 +338,11 @@ class ActivitySource(Source):
         for version, count in sorted(view.users_by_client_version.items()):
             versions.add_metric((version,), count)
         models = ACTIVITY_USERS_BY_MODEL.new()
-        for model, count in sorted(view.users_by_model.items()):
-            models.add_metric((labels.model(model),), count)
+        by_label = Counter()
+        for model, count in view.users_by_model.items():  # raw names the model map folds into one are summed
+            by_label[labels.model(model)] += count
+        for model, count in sorted(by_label.items()):
+            models.add_metric((model,), count)
         yield from (versions, models)
         if not labels.per_user_activity:
             return

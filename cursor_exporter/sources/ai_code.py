@@ -131,7 +131,7 @@ REPO_CYCLE_CHARGED_USD = Family(
     ("repo",),
     "Cycle charged money in US dollars attributed to a repository: each user's cycle charge spread "
     "by that user's AI lines added per repository; repo __unattributed__ holds the rest.",
-    "/analytics/ai-code/commits and /teams/filtered-usage-events; method in cursor_exporter/aicode.py",
+    "/analytics/ai-code/commits and /teams/filtered-usage-events; method in cursor_exporter/sources/ai_code.py",
 )
 
 

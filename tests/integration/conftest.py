@@ -57,6 +57,7 @@ def build_engine(
     org_api_key: str | None = None,
     org_id: str | None = None,
     publish=None,
+    sources=SOURCES,
     **client_options,
 ) -> tuple[TeamEngine, list]:
     """An engine of one team as ``serve`` wires it, and what to close afterwards."""
@@ -84,7 +85,7 @@ def build_engine(
         org_client=org_client,
         org_store=org_store,
     )
-    engine = TeamEngine(context, SOURCES, collectors, **({"publish": publish} if publish else {}))
+    engine = TeamEngine(context, sources, collectors, **({"publish": publish} if publish else {}))
     return engine, [c for c in (client, org_client, store, org_store) if c is not None]
 
 
@@ -165,7 +166,7 @@ def require_binary(name: str) -> str:
 
 
 class ExporterProcess:
-    """`python -m cursor_exporter.cli ...` in a subprocess, with its output collected."""
+    """`python -m cursor_exporter ...` in a subprocess, with its output collected."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}

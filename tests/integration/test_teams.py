@@ -46,3 +46,37 @@ def test_two_teams_each_export_their_own_truth_under_a_team_label(make_team, tmp
         assert 401 not in {status for _, status in team.sim.request_log}  # each key only sent to its team
     assert all(("team" in dict(labels)) for (sample, labels) in series if sample.startswith("cursor_"))
     assert (tmp_path / "state" / "teams" / "platform").is_dir()
+
+
+def test_a_mapping_file_with_a_team_column_is_one_series_per_user_with_several_teams(make_team, tmp_path):
+    teams = {
+        "platform": make_team(seed=21, users=3, cycle_start_days_ago=2, api_key="crsr_platform_key"),
+        "product": make_team(seed=22, users=3, cycle_start_days_ago=2, api_key="crsr_product_key"),
+    }
+    emails = sorted({row["email"] for team in teams.values() for row in team.sim.truth()["spend"]})
+    mapping = tmp_path / "users.csv"
+    mapping.write_text(
+        "email,team,cost_center\n" + "".join(f"{e},squad-{i % 2},cc-{i}\n" for i, e in enumerate(emails))
+    )
+    lines = [
+        'web_listen_address = "127.0.0.1:0"',
+        f'storage_path = "{tmp_path / "state"}"',
+        f'metrics_user_mapping_file = "{mapping}"',
+    ]
+    for name, team in teams.items():
+        key_file = tmp_path / f"{name}.key"
+        key_file.write_text(team.sim.config.api_key)
+        lines += ["[[teams]]", f'name = "{name}"', f'api_key_file = "{key_file}"', f'api_url = "{team.url}"']
+    (tmp_path / "exporter.toml").write_text("\n".join(lines) + "\n")
+    settings = load_settings({}, tmp_path / "exporter.toml")
+    exporter = Exporter(settings, settings.team_sources(), clock_ms=next(iter(teams.values())).clock.now_ms)
+    try:
+        exporter.publish()
+        text = exporter.cache.rendered.text.decode()
+    finally:
+        exporter.stop()
+    info = [line for line in text.splitlines() if line.startswith("cursor_user_info{")]
+    assert len(info) == len(set(info)) == len(emails)  # once per user, not once per team
+    series = parse(text)
+    squads = {dict(labels)["user"]: dict(labels)["team"] for name, labels in series if name == "cursor_user_info"}
+    assert squads == {email: f"squad-{i % 2}" for i, email in enumerate(emails)}  # the file's team column

@@ -48,6 +48,7 @@ def test_allow_list_holds_only_reads():
         "/teams/groups",
         "/analytics/ai-code/commits",
         "/organizations/pooled-usage",
+        "/teams/audit-logs",
         "/organizations/filtered-usage-events",
     }
 

@@ -1,7 +1,7 @@
 """Generate ``docs/metrics.md`` and the README's configuration table from the code.
 
 Run ``python -m cursor_exporter.commands.docs`` after changing a metric family or a setting;
-``tests/unit/test_docs.py`` fails while the committed files differ from what this writes.
+``tests/unit/commands/test_docs.py`` fails while the committed files differ from what this writes.
 """
 
 from __future__ import annotations

@@ -20,7 +20,13 @@ def _discover() -> tuple[type[Source], ...]:
     ``registerCollector``, a source registers itself by being a module here."""
     for module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{module.name}")
-    found = sorted((cls for cls in Source.__subclasses__() if "name" in vars(cls)), key=lambda cls: cls.order)
+    classes, found = [Source], []
+    while classes:  # every subclass, however deep: a source may build on a shared base such as LedgerSource
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if "name" in vars(cls):
+            found.append(cls)
+    found.sort(key=lambda cls: cls.order)
     for first, second in itertools.pairwise(found):
         if first.order == second.order or first.name == second.name:
             raise RuntimeError(f"sources {first.name} and {second.name} share a name or an order")

@@ -9,19 +9,14 @@ organization key's own team beside its team-key families.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from prometheus_client.core import Metric
-
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.api.endpoints import Endpoint
 from cursor_exporter.ledger.scan import WindowScanner
 from cursor_exporter.ledger.usage import Ledger
-from cursor_exporter.sources.base import Snapshot, Source, SourceContext, UserCap
+from cursor_exporter.sources.base import SourceContext, UserCap
 from cursor_exporter.sources.families import Family
-from cursor_exporter.sources.labels import LabelPolicy
-from cursor_exporter.sources.org_pool import ORGANIZATION_FEATURE, POOLED_USAGE, fetch_pool
-from cursor_exporter.sources.usage_ledger import USAGE_LABELS, LedgerFamilies, LedgerPart, render_ledger, sync_windows
+from cursor_exporter.sources.org_pool import ORGANIZATION_FEATURE, POOLED_USAGE, PooledUsage, fetch_pool
+from cursor_exporter.sources.usage_ledger import USAGE_LABELS, LedgerFamilies, LedgerSource, sync_windows
 
 ORG_EVENTS = Endpoint("POST", "/organizations/filtered-usage-events", per_minute=60)
 _ORG_EVENTS = ORG_EVENTS.path
@@ -121,7 +116,7 @@ ORG_FAMILIES = LedgerFamilies(
 )
 
 
-class OrgUsageSource(Source):
+class OrgUsageSource(LedgerSource):
     """Due windows of the organization's events into the organization ledger, a week per sync at most."""
 
     name = "org_usage"
@@ -135,7 +130,10 @@ class OrgUsageSource(Source):
     feature = ORGANIZATION_FEATURE
     needs = ("spend",)
     organization = True
+    ledger_families = ORG_FAMILIES
     families = ORG_FAMILIES.all
+
+    _waiting_pool: PooledUsage | None = None
 
     def __init__(self, context: SourceContext) -> None:
         super().__init__(context)
@@ -151,19 +149,15 @@ class OrgUsageSource(Source):
         context = self.context
         if self.ledger is None or self.cap is None or self.scanner is None or context.org_store is None:
             raise ApiError(ORG_EVENTS.path, 0, "no organization key, id and storage configured")
-        pool = fetch_pool(context.org_client, context.options.org_id)  # fresh dates: a renewal moves the period
+        # Fresh dates every sync (a renewal moves the period), but once per sync: the answer of an attempt
+        # that had to wait for the billing cycle serves the attempt after spend has synced.
+        pool = self._waiting_pool or fetch_pool(context.org_client, context.options.org_id)
+        self._waiting_pool = None
         if pool.contract_start_ms is not None:
             context.org_store.set_state(CONTRACT_START, str(pool.contract_start_ms))
         contract_start = context.org_store.get_state(CONTRACT_START)
+        if contract_start is None and context.shared.cycle_start_ms is None:
+            self._waiting_pool = pool
         period_start = int(contract_start) if contract_start else context.shared.require_cycle_start(self.name)
         self.ledger.set_cycle_start(period_start)
         sync_windows(context, self.ledger, self.scanner, self.cap, ORG_WINDOWS_PER_SYNC)
-
-    def state(self) -> LedgerPart | None:
-        if self.ledger is None or self.cap is None:
-            return None
-        return LedgerPart(self.ledger.view(), self.cap.tracked, self.cap.top_users)
-
-    @classmethod
-    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterable[Metric]:
-        return render_ledger(snapshot.part(cls.name), labels, ORG_FAMILIES)

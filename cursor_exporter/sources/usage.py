@@ -7,17 +7,12 @@ decrease, and the current billing cycle's charged money as exact gauges. Needs t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from prometheus_client.core import Metric
-
 from cursor_exporter.api.endpoints import Endpoint
 from cursor_exporter.ledger.scan import WindowScanner
 from cursor_exporter.ledger.usage import Ledger
-from cursor_exporter.sources.base import Snapshot, Source, SourceContext
+from cursor_exporter.sources.base import SourceContext
 from cursor_exporter.sources.families import Family
-from cursor_exporter.sources.labels import LabelPolicy
-from cursor_exporter.sources.usage_ledger import USAGE_LABELS, LedgerFamilies, LedgerPart, render_ledger, sync_windows
+from cursor_exporter.sources.usage_ledger import USAGE_LABELS, LedgerFamilies, LedgerSource, sync_windows
 
 TEAM_EVENTS = Endpoint("POST", "/teams/filtered-usage-events", per_minute=60)
 _EVENTS = TEAM_EVENTS.path
@@ -130,7 +125,7 @@ TEAM_FAMILIES = LedgerFamilies(
 )
 
 
-class UsageSource(Source):
+class UsageSource(LedgerSource):
     """Every due window of the team's events, oldest first, each replacing its hours in the ledger."""
 
     name = "usage"
@@ -140,11 +135,13 @@ class UsageSource(Source):
     min_interval = (60.0, "Cursor rolls usage up hourly")
     endpoints = (TEAM_EVENTS,)
     needs = ("spend",)
+    ledger_families = TEAM_FAMILIES
     families = TEAM_FAMILIES.all
 
     def __init__(self, context: SourceContext) -> None:
         super().__init__(context)
         self.ledger = Ledger(context.store)
+        self.cap = context.shared.cap
         self.scanner = WindowScanner(context.client, TEAM_EVENTS, counts=context.scans)
 
     @property
@@ -153,12 +150,4 @@ class UsageSource(Source):
 
     def fetch(self) -> None:
         self.ledger.set_cycle_start(self.context.shared.require_cycle_start(self.name))
-        sync_windows(self.context, self.ledger, self.scanner, self.context.shared.cap)
-
-    def state(self) -> LedgerPart:
-        cap = self.context.shared.cap
-        return LedgerPart(self.ledger.view(), cap.tracked, cap.top_users)
-
-    @classmethod
-    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterable[Metric]:
-        return render_ledger(snapshot.part(cls.name), labels, TEAM_FAMILIES)
+        sync_windows(self.context, self.ledger, self.scanner, self.cap)

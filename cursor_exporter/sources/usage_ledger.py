@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from prometheus_client.core import Metric
 
@@ -19,7 +20,7 @@ from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add
 from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
 from cursor_exporter.money import cents_by_user, dollars
-from cursor_exporter.sources.base import SourceContext, UserCap
+from cursor_exporter.sources.base import Snapshot, Source, SourceContext, UserCap
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
 
@@ -61,6 +62,23 @@ class LedgerFamilies:
         team_wide = (self.events, self.tokens, self.charged, self.token_fee, self.request_units, self.revised)
         per_user = (self.user_events, self.user_tokens, self.user_charged, self.user_period)
         return (*team_wide, self.period, *(family for family in per_user if family is not None))
+
+
+class LedgerSource(Source):
+    """Base of the two usage-event sources: a ledger, the scanner that fills it and its top-N cap."""
+
+    ledger_families: ClassVar[LedgerFamilies]
+    ledger: Ledger | None = None
+    cap: UserCap | None = None
+
+    def state(self) -> LedgerPart | None:
+        if self.ledger is None or self.cap is None:
+            return None
+        return LedgerPart(self.ledger.view(), self.cap.tracked, self.cap.top_users)
+
+    @classmethod
+    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+        return render_ledger(snapshot.part(cls.name), labels, cls.ledger_families)
 
 
 def sync_windows(

@@ -6,7 +6,11 @@ import io
 import itertools
 import math
 import subprocess
+from collections import defaultdict
 from datetime import UTC, datetime
+from decimal import Decimal
+
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from cursor_exporter.api.client import CursorClient
 from cursor_exporter.commands.backfill import Progress, fetch_history
@@ -150,3 +154,27 @@ def test_history_is_fetched_in_windows_of_at_most_30_days_that_cover_the_range_e
     truth = team.sim.truth(start, end - 1)
     assert events == sum(row["events"] for row in truth["usage"])
     assert sum(tally.events for hour in hours.values() for tally in hour.values()) == events
+
+
+def test_backfill_org_writes_every_teams_history_from_the_organization_key(make_team, tmp_path, monkeypatch, capsys):
+    team = make_team(users=4, cycle_start_days_ago=3, enterprise=True, org_api_key="org_backfill_key")
+    today = team.clock.now_ms() // DAY_MS * DAY_MS
+    start, end = today - 2 * DAY_MS, today
+    monkeypatch.setenv("CURSOR_ORG_API_KEY", "org_backfill_key")
+    output = tmp_path / "org.om"
+    args = [f"--api.url={team.url}", f"--org.id={team.sim.config.organization_id}", "--api.rate-limit-share=1"]
+    code = main(["backfill", *args, "--org", "--from", iso(start), "--to", iso(end), "--output", str(output)])
+    assert code == 0, capsys.readouterr().err
+    charged: dict[str, float] = defaultdict(float)
+    for family in text_string_to_metric_families(output.read_text()):
+        if family.name == "cursor_org_usage_charged_usd":
+            last = {tuple(sorted(s.labels.items())): s for s in family.samples}  # samples are in time order
+            for labels, sample in last.items():
+                charged[dict(labels)["team"]] += sample.value
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for usage in team.sim.truth_org(start, end - 1)["usage"]:
+        expected[str(usage["teamId"])] += Decimal(usage["chargedCents"]) / 100
+    assert charged.keys() == expected.keys() and len(expected) == 2
+    for team_id, value in expected.items():
+        assert math.isclose(charged[team_id], float(value), rel_tol=1e-12), team_id
+    assert {path for path, _ in team.sim.request_log} == {"/organizations/filtered-usage-events"}

@@ -10,7 +10,7 @@ from decimal import Decimal
 from cursor_exporter.commands.cli import main
 from cursor_exporter.timegrid import HOUR_MS
 
-from .conftest import sync_all
+from .conftest import END_DELAY_S, sync_all
 from .test_backfill import iso
 
 DAY_MS = 24 * HOUR_MS
@@ -64,3 +64,29 @@ def test_export_without_a_ledger_says_where_it_looked(tmp_path, capsys):
     assert main(["export", f"--storage.path={tmp_path / 'missing'}"]) == 2
     assert "no ledger in" in capsys.readouterr().err
     assert not (tmp_path / "missing").exists()
+
+
+def test_export_org_reads_the_organization_ledger_and_team_names_a_teams_ledger(make_team, tmp_path, capsys):
+    team = make_team(users=5, cycle_start_days_ago=2, enterprise=True, org_api_key="org_export_key", org_team_users=4)
+    storage = tmp_path / "state"
+    engine = team.engine(storage, ("spend", "usage", "org_usage"), org=True)
+    for name in ("spend", "usage", "org_usage"):
+        assert engine.run(name)
+    truth = team.sim.truth_org(end_ms=team.clock.now_ms() - END_DELAY_S * 1000)
+    expected: dict[str, Decimal] = defaultdict(Decimal)
+    for usage in truth["usage"]:
+        expected[str(usage["teamId"])] += Decimal(usage["chargedCents"]) / 100
+    assert main(["export", f"--storage.path={storage}", "--org", "--group-by", "team", "--format", "json"]) == 0
+    exported = {row["team"]: Decimal(row["charged_usd"]) for row in json.loads(capsys.readouterr().out)}
+    assert exported == dict(expected) and len(exported) == 2
+
+    config = tmp_path / "teams.toml"
+    key = tmp_path / "key"
+    key.write_text("crsr_unused")
+    config.write_text(f'storage_path = "{storage}"\n[[teams]]\nname = "platform"\napi_key_file = "{key}"\n')
+    assert main(["export", f"--config.file={config}"]) == 2
+    assert "name one with --team (platform)" in capsys.readouterr().err
+    assert main(["export", f"--config.file={config}", "--team", "product"]) == 2
+    assert "--team product: no such team" in capsys.readouterr().err
+    assert main(["export", f"--config.file={config}", "--team", "platform"]) == 2  # its ledger is teams/platform
+    assert f"no ledger in {storage / 'teams' / 'platform'}" in capsys.readouterr().err

@@ -1,14 +1,10 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from freezegun import freeze_time
-
 from cursor_exporter.ledger.usage import HourCharge
-from cursor_exporter.output.web import landing_page
-from cursor_exporter.sources.base import SourceStatus
 from cursor_exporter.sources.cost import add_one_month, cycle_end_ms, forecast_cycle_charge, paid_seats
 from cursor_exporter.sources.members import Member
-from cursor_exporter.timegrid import DAY_MS, HOUR_MS, wall_clock_ms
+from cursor_exporter.timegrid import DAY_MS, HOUR_MS
 
 
 def ms(text: str) -> int:
@@ -46,12 +42,3 @@ def test_free_owners_and_removed_members_hold_no_paid_seat():
         Member(email="d@x", role="member", is_removed=True),
     ]
     assert paid_seats(members) == 2
-
-
-@freeze_time("2026-11-18 15:00:00")
-def test_wall_clock_and_landing_page_use_the_frozen_clock():
-    assert wall_clock_ms() == ms("2026-11-18T15:00:00")
-    status = SourceStatus("usage", success=False, last_success_s=wall_clock_ms() / 1000, last_error="x < y")
-    page = landing_page("1.2.3", (status,), "/metrics").decode()
-    assert "2026-11-18 15:00:00 UTC" in page
-    assert "failing" in page and "x &lt; y" in page

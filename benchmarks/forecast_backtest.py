@@ -1,7 +1,7 @@
 """Back-test of the cycle-end spend forecast on simulated billing cycles.
 
 For several seeded simulated teams with three complete 30-day cycles each, the forecast of
-``cursor_exporter.billing.forecast_cycle_charge`` is taken at the end of every day of every cycle
+``cursor_exporter.sources.cost.forecast_cycle_charge`` is taken at the end of every day of every cycle
 from the charged money known by then, and compared with the cycle's actual final charged money.
 Prints the mean absolute percentage error (MAPE) by day of cycle as a Markdown table, the one in
 ``docs/forecast.md``.

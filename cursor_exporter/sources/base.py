@@ -23,7 +23,7 @@ from cursor_exporter.ledger.scan import ScanCounts
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
-from cursor_exporter.timegrid import Clock
+from cursor_exporter.timegrid import HOUR_MS, Clock
 
 _EMPTY: Mapping = MappingProxyType({})
 BILLING_CYCLE_START = "billing_cycle_start_ms"  # state key of the shared billing-cycle start
@@ -48,7 +48,7 @@ class BillingSettings:
 class SourceOptions:
     """The configuration sources read, as plain values (the command layer builds it from the settings)."""
 
-    settle_lookback_ms: int = 48 * 3_600_000
+    settle_lookback_ms: int = 48 * HOUR_MS
     end_delay_ms: int = 60_000
     top_users: int = 0
     org_id: str | None = None

@@ -18,10 +18,11 @@ from types import MappingProxyType
 from cursor_exporter import __version__
 from cursor_exporter.api.client import ApiError, CursorClient, FeatureUnavailable
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext, SourceStatus, SourceWaiting
+from cursor_exporter.timegrid import HOUR_MS, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
-FEATURE_RECHECK_MS = 3_600_000
+FEATURE_RECHECK_MS = HOUR_MS
 
 
 class TeamEngine:
@@ -124,7 +125,7 @@ class TeamEngine:
         self._feature_recheck_ms[feature] = self.context.clock_ms() + FEATURE_RECHECK_MS
 
     def _record(self, name: str, error: str | None, started: float, api_requests: int) -> None:
-        now = time.time()
+        now = wall_clock_ms() / 1000  # statuses are wall-clock time, for alerts on staleness
         previous = self._status.get(name, SourceStatus(name))
         status = replace(
             previous,

@@ -755,6 +755,22 @@ def health() -> dashboard.Dashboard:
         )
         .with_panel(
             bars_panel(
+                "Audit log events",
+                "Events of the team's audit log in the dashboard's range, by type (logins, member and role "
+                "changes, settings, API keys, spend limits); CursorAuditSensitiveChange alerts on API-key and "
+                "spend-limit changes.",
+                [
+                    query(
+                        f"sum by (event_type) (increase(cursor_audit_events_total{{{JOB}}}[$__range]))",
+                        "{{event_type}}",
+                        instant=True,
+                    )
+                ],
+                "short",
+            )
+        )
+        .with_panel(
+            bars_panel(
                 "Feature availability",
                 "1 when the plan and key give access to the feature; 0 after a 403 (re-checked hourly).",
                 [query(f"min by (feature) (cursor_exporter_feature_available{{{JOB}}})", "{{feature}}", instant=True)],

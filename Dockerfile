@@ -28,6 +28,7 @@ ENV PATH=/opt/cursor-exporter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CURSOR_EXPORTER_STORAGE_PATH=/var/lib/cursor-exporter \
+    CURSOR_EXPORTER_REVISION=${REVISION} \
     CURSOR_EXPORTER_WEB_LISTEN_ADDRESS=:9773
 # The working directory is the volume, so temporary files (the demo's ledger) work with a read-only root.
 WORKDIR /var/lib/cursor-exporter

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
 
 DEFAULT_RETRY_AFTER = 60.0
+# Statuses a retry can cure (429 has its own path through Retry-After); any other error fails at once,
+# e.g. a 501 from a server that is not Cursor's.
+TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
 
 
 class ApiError(Exception):
@@ -216,14 +219,15 @@ class CursorClient:
             raise _Retryable(0, "timed out") from None
         except httpx.TransportError as error:
             self.stats.count_request(path, "network")
-            raise _Retryable(0, type(error).__name__) from None
+            reason = str(error) or type(error).__name__
+            raise _Retryable(0, f"{self._http.base_url.host}: {reason}") from None
         status = response.status_code
         self.stats.count_request(path, str(status))
         if status == 304 and cached:
             return cached[1]
         if status == 429:
             raise _Retryable(status, "rate limited", retry_after=_retry_after(response))
-        if status >= 500:
+        if status in TRANSIENT_STATUSES:
             raise _Retryable(status, _error_message(response))
         if status == 401:
             raise AuthError(path, status, _error_message(response))

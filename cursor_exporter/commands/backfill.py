@@ -20,6 +20,7 @@ which Prometheus reads as a counter reset, so increase() across the boundary sta
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from prometheus_client.utils import floatToGoString
 
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.commands.config import ConfigError, Settings
-from cursor_exporter.commands.serve import api_client
+from cursor_exporter.commands.serve import api_client, storage_problem
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
@@ -228,6 +229,16 @@ def backfill(
     return BackfillResult(windows, events, sum(len(points) for points in series.values()), samples)
 
 
+def output_problem(output: Path) -> str | None:
+    """Why ``output`` cannot be written, or None; nothing is created."""
+    if not output.parent.is_dir():
+        return f"--output {output}: no such directory {output.parent}"
+    target = output if output.exists() else output.parent
+    if output.is_dir() or not os.access(target, os.W_OK):
+        return f"--output {output}: not a writable file"
+    return None
+
+
 def run_backfill(settings: Settings, args: dict[str, Any]) -> int:
     """The ``backfill`` command: exit 0 with the file written, 1 when Cursor fails, 2 on bad arguments."""
     organization = bool(args.get("organization"))
@@ -248,6 +259,10 @@ def run_backfill(settings: Settings, args: dict[str, Any]) -> int:
     end = floor_hour(min(args.get("range_to", fetched_at), fetched_at))  # whole, past hours only
     if end <= start:
         print("cursor-exporter: backfill needs --from at least an hour before --to and now", file=sys.stderr)
+        return 2
+    problem = output_problem(args["output"]) or (storage_problem(directory) if args.get("seed_ledger") else None)
+    if problem is not None:  # found before the first request, not after hours of fetching
+        print(f"cursor-exporter: {problem}", file=sys.stderr)
         return 2
     client = api_client(settings, source.api_url if source else settings.api_url, key)
     if organization:

@@ -1,41 +1,67 @@
-"""The ``cursor-exporter`` command line: parses flags and hands over to one command module each."""
+"""The ``cursor-exporter`` command line: one parser per command, then a hand-over to its module.
+
+Each command takes only the flags it uses; ``--help`` of a command shows each flag's default, allowed
+values and environment variable. Flags are never abbreviated, and a key is never taken as a flag.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import typing
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cursor_exporter import __version__
 from cursor_exporter.commands.backfill import run_backfill
 from cursor_exporter.commands.check import check
-from cursor_exporter.commands.config import NOT_A_FLAG_FIELDS, ConfigError, Settings, flag_name, load_settings
+from cursor_exporter.commands.config import (
+    CURSOR_ENVIRONMENT,
+    NOT_A_FLAG_FIELDS,
+    ConfigError,
+    Settings,
+    flag_name,
+    load_settings,
+)
 from cursor_exporter.commands.demo import demo
 from cursor_exporter.commands.export import GROUPS, run_export
+from cursor_exporter.commands.logs import configure_logging
 from cursor_exporter.commands.serve import serve
 from cursor_exporter.commands.simulate import simulate
 
 log = logging.getLogger("cursor_exporter")
 
-COMMANDS = ("serve", "demo", "check", "simulate", "backfill", "export")
-HISTORY_ARGS = (
-    "range_from",
-    "range_to",
-    "output",
-    "seed_ledger",
-    "export_format",
-    "group_by",
-    "team",
-    "organization",
-)
+SECRET_FLAGS = {"--api.key": "CURSOR_API_KEY", "--org.api-key": "CURSOR_ORG_API_KEY"}
+LOG_SETTINGS = frozenset({"log_level", "log_format"})
+# Settings each command reads; None: all of them (serve, demo and check validate what serve would use).
+BACKFILL_SETTINGS = LOG_SETTINGS | {
+    "api_url",
+    "api_key_file",
+    "api_rate_limit_share",
+    "api_timeout",
+    "api_max_retries",
+    "org_api_key_file",
+    "org_id",
+    "storage_path",
+    "sync_end_delay",
+    "sync_settle_lookback",
+    "metrics_user_label",
+    "metrics_user_hash_key_file",
+    "metrics_model_map_file",
+}
+EXPORT_SETTINGS = LOG_SETTINGS | {"storage_path"}
 
 
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"cursor-exporter: {message} (see --help)\n")
+        if message.startswith("unrecognized arguments: "):
+            # Flag names only: a mistyped flag's value may be a secret.
+            words = message.removeprefix("unrecognized arguments: ").split()
+            message = "unrecognized arguments: " + " ".join(w.split("=", 1)[0] for w in words if w.startswith("-"))
+        self.exit(2, f"cursor-exporter: {message} (see {self.prog} --help)\n")
 
 
 def utc_instant_ms(text: str) -> int:
@@ -56,74 +82,159 @@ def group_list(text: str) -> tuple[str, ...]:
     return groups
 
 
+def _choices(annotation: Any) -> tuple[str, ...] | None:
+    """The allowed values of a ``Literal`` setting (possibly wrapped in ``Annotated``)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+
+
+def _flag_help(name: str, field: Any) -> str:
+    environment = [env for env, target in CURSOR_ENVIRONMENT.items() if target == name]
+    environment.append(f"CURSOR_EXPORTER_{name.upper()}")
+    default = "" if field.default is None else f" Default: {field.default}."
+    return f"{field.description}{default} Env: {', '.join(environment)}."
+
+
+def _add_settings(parser: argparse.ArgumentParser, names: Collection[str] | None) -> None:
+    parser.add_argument("--config.file", dest="config_file", type=Path, metavar="FILE", help="TOML file of settings.")
+    for name, field in Settings.model_fields.items():
+        if name in NOT_A_FLAG_FIELDS or (names is not None and name not in names):
+            continue
+        flag, help_text = flag_name(name), _flag_help(name, field)
+        if field.annotation is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, help=help_text)
+        elif choices := _choices(field.annotation):
+            parser.add_argument(
+                flag, dest=name, choices=choices, type=str.lower, metavar="|".join(choices), help=help_text
+            )
+        else:
+            parser.add_argument(flag, dest=name, metavar="VALUE", help=help_text)
+
+
+def _add_history(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--from", dest="range_from", type=utc_instant_ms, metavar="DATE", help="Start, UTC, inclusive.")
+    parser.add_argument(
+        "--to", dest="range_to", type=utc_instant_ms, metavar="DATE", help="End, UTC, exclusive; default: now."
+    )
+    parser.add_argument("--team", dest="team", metavar="NAME", help="The [[teams]] entry to read (several teams).")
+    parser.add_argument("--org", dest="organization", action="store_true", help="The organization's events and ledger.")
+    if command == "backfill":
+        parser.add_argument("--output", dest="output", type=Path, required=True, help="OpenMetrics file to write.")
+        parser.add_argument(
+            "--seed-ledger", dest="seed_ledger", action="store_true", help="Also store the history in the ledger."
+        )
+    else:
+        parser.add_argument("--output", dest="output", type=Path, help="File to write. Default: stdout.")
+        parser.add_argument("--format", dest="export_format", choices=("csv", "json"), help="Default: csv.")
+        parser.add_argument(
+            "--group-by", dest="group_by", type=group_list, help=f"Any of {','.join(GROUPS)}. Default: day."
+        )
+
+
+def _add_simulator(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--simulator.port", dest="sim_port", type=int, default=8080, help="Port to serve on. Default: 8080."
+    )
+    parser.add_argument(
+        "--simulator.seed", dest="sim_seed", type=int, default=42, help="Seed of the synthetic team. Default: 42."
+    )
+    parser.add_argument("--simulator.users", dest="sim_users", type=int, default=25, help="Team size. Default: 25.")
+    parser.add_argument(
+        "--simulator.speed",
+        dest="sim_speed",
+        type=float,
+        default=1.0,
+        help="Clock speed, 60 = an hour a minute. Default: 1.",
+    )
+    parser.add_argument(
+        "--simulator.enterprise",
+        dest="sim_enterprise",
+        action="store_true",
+        default=False,
+        help="Serve Enterprise routes.",
+    )
+
+
+COMMANDS: dict[str, tuple[str, Collection[str] | None, Callable[[argparse.ArgumentParser], None] | None]] = {
+    "serve": ("Poll the Cursor Admin API and serve /metrics (the default command; needs a key).", None, None),
+    "demo": ("Serve metrics of a simulated Cursor team: no key, no real data.", None, None),
+    "check": ("Validate the configuration and the keys, and list the plan's features.", None, None),
+    "simulate": ("Run the Cursor Admin API simulator on its own.", LOG_SETTINGS, _add_simulator),
+    "backfill": (
+        "Write usage history as OpenMetrics for promtool.",
+        BACKFILL_SETTINGS,
+        lambda p: _add_history(p, "backfill"),
+    ),
+    "export": ("Write the ledger's usage as CSV or JSON.", EXPORT_SETTINGS, lambda p: _add_history(p, "export")),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="cursor-exporter",
-        description="Cursor Admin API spend and usage as Prometheus metrics.",
-        argument_default=argparse.SUPPRESS,
+        description="Cursor Admin API spend and usage as Prometheus metrics. Without a command: serve.",
+        allow_abbrev=False,
     )
-    parser.add_argument("command", nargs="?", choices=COMMANDS, default="serve", help="default: serve")
     parser.add_argument("--version", action="version", version=f"cursor-exporter {__version__}")
-    parser.add_argument("--config.file", dest="config_file", type=Path, help="TOML file of settings")
-    for name, field in Settings.model_fields.items():
-        if name in NOT_A_FLAG_FIELDS:
-            continue
-        flag = flag_name(name)
-        if field.annotation is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, help=field.description)
-        else:
-            parser.add_argument(flag, dest=name, metavar="VALUE", help=field.description)
-    simulator = parser.add_argument_group("simulate")
-    simulator.add_argument("--simulator.port", dest="sim_port", type=int, default=8080)
-    simulator.add_argument("--simulator.seed", dest="sim_seed", type=int, default=42)
-    simulator.add_argument("--simulator.users", dest="sim_users", type=int, default=25)
-    simulator.add_argument("--simulator.speed", dest="sim_speed", type=float, default=1.0)
-    simulator.add_argument("--simulator.enterprise", dest="sim_enterprise", action="store_true", default=False)
-    history = parser.add_argument_group("backfill and export")
-    history.add_argument("--from", dest="range_from", type=utc_instant_ms, metavar="DATE", help="start, UTC, inclusive")
-    history.add_argument(
-        "--to", dest="range_to", type=utc_instant_ms, metavar="DATE", help="end, UTC, exclusive; default: now"
-    )
-    history.add_argument("--output", dest="output", type=Path, help="file to write (export: default stdout)")
-    history.add_argument(
-        "--seed-ledger", dest="seed_ledger", action="store_true", help="backfill: also store history in the ledger"
-    )
-    history.add_argument("--format", dest="export_format", choices=("csv", "json"), help="export: default csv")
-    history.add_argument("--group-by", dest="group_by", type=group_list, help=f"export: of {','.join(GROUPS)}")
-    history.add_argument("--team", dest="team", metavar="NAME", help="the [[teams]] ledger to read (several teams)")
-    history.add_argument(
-        "--org", dest="organization", action="store_true", help="the organization ledger (organization key)"
-    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    for name, (summary, settings, extra) in COMMANDS.items():
+        sub = commands.add_parser(
+            name, help=summary, description=summary, allow_abbrev=False, argument_default=argparse.SUPPRESS
+        )
+        _add_settings(sub, settings)
+        if extra is not None:
+            extra(sub)
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def _secret_flag(argv: list[str]) -> str | None:
+    """The one-line refusal of a key given as a flag, or None."""
+    for word in argv:
+        flag = word.split("=", 1)[0]
+        if flag in SECRET_FLAGS:
+            env = SECRET_FLAGS[flag]
+            return f"{flag}: keys are not taken as flags (they end up in shell history and ps); set {env} or {env}_FILE"
+    return None
+
+
+def _validate(settings: Settings, command: str) -> None:
+    """Every setting ``command`` uses, read and checked now, so that a mistake is one line and exit 2."""
+    if command in ("serve", "check") and settings.team_sources() is None:
+        raise ConfigError(
+            "no API key: set CURSOR_API_KEY or CURSOR_API_KEY_FILE (or [[teams]] in --config.file); "
+            "`cursor-exporter demo` serves simulated data instead"
+        )
+    if command in ("serve", "check", "demo", "backfill"):
+        settings.resolve_user_hash_key()
+        settings.resolve_model_map()
+        settings.resolve_org_api_key()
+    if command in ("serve", "check", "demo"):
+        settings.resolve_user_mapping()
+        settings.resolve_otlp_headers()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    refusal = _secret_flag(argv)
+    if refusal is not None:
+        print(f"cursor-exporter: {refusal}", file=sys.stderr)
+        return 2
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["serve", *argv]
     args = vars(_parser().parse_args(argv))
-    command = args.pop("command", "serve")
+    command = args.pop("command")
     config_file = args.pop("config_file", None)
     simulator_args = {k: args.pop(k) for k in list(args) if k.startswith("sim_")}
-    history_args = {k: args.pop(k) for k in HISTORY_ARGS if k in args}
+    history_args = {k: args.pop(k) for k in list(args) if k not in Settings.model_fields}
     try:
         settings = load_settings(args, config_file)
-        if command in ("serve", "check"):
-            settings.team_sources()
-        settings.resolve_user_hash_key()
-        settings.resolve_otlp_headers()
+        _validate(settings, command)
     except ConfigError as error:
         print(f"cursor-exporter: {error}", file=sys.stderr)
         return 2
-    _setup_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if command == "simulate":
         return simulate(simulator_args)
     if command == "check":
@@ -134,11 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_backfill(settings, history_args)
     if command == "export":
         return run_export(settings, history_args)
-    teams = settings.team_sources()
-    if teams is None:
-        log.info("no CURSOR_API_KEY set: starting the demo with simulated data")
-        return demo(settings)
-    return serve(settings, teams)
+    return serve(settings, settings.team_sources())
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
@@ -37,6 +38,7 @@ from cursor_exporter.commands.config_values import (
     TeamKey,
     TeamSource,
     flag_name,
+    normalise_log_level,
     parse_pairs,
     read_hash_key,
     read_model_map,
@@ -172,7 +174,10 @@ class _GeneralSettings(BaseSettings):
         "service.instance.id.",
     )
 
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
+    log_level: Annotated[Literal["debug", "info", "warn", "error"], BeforeValidator(normalise_log_level)] = Field(
+        "info", description="Lowest level logged (case-insensitive; warning is read as warn)."
+    )
+    log_format: Literal["logfmt", "json"] = Field("logfmt", description="Log line format.")
 
     @field_validator("web_telemetry_path")
     @classmethod
@@ -187,11 +192,18 @@ class _GeneralSettings(BaseSettings):
         parse_pairs(value)
         return value
 
-    @field_validator("otlp_endpoint")
+    @field_validator("api_url", "otlp_endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/]+", value):
             raise ValueError("must be an http:// or https:// URL, e.g. http://localhost:4318")
+        return value
+
+    @field_validator("api_timeout", "otlp_interval")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0s")
         return value
 
     @field_validator("web_listen_address")
@@ -212,10 +224,7 @@ class _GeneralSettings(BaseSettings):
         if self.has_org_key and not self.org_id:
             raise ValueError("an organization key needs --org.id (the org_… id it belongs to)")
         for source in SOURCES:
-            if (
-                source.min_interval is not None
-                and getattr(self, f"sync_{source.name}_interval") < source.min_interval[0]
-            ):
+            if source.interval_s is not None and self.sync_interval(source.name) < source.min_interval[0]:
                 seconds, reason = source.min_interval
                 raise ValueError(f"{flag_name(f'sync_{source.name}_interval')} must be at least {seconds:g}s; {reason}")
         return self

@@ -69,6 +69,14 @@ def flag_name(field: str) -> str:
     return f"--{group}.{rest.replace('_', '-')}" if rest else f"--{group}"
 
 
+def normalise_log_level(value: Any) -> Any:
+    """``WARN``, ``Warning`` -> ``warn``: levels as Prometheus writes them, in any case."""
+    if not isinstance(value, str):
+        return value
+    level = value.strip().lower()
+    return "warn" if level == "warning" else level
+
+
 def parse_pairs(text: str | None) -> dict[str, str]:
     """``key=value,key=value`` as in ``OTEL_EXPORTER_OTLP_HEADERS``; values are URL-decoded."""
     pairs: dict[str, str] = {}

@@ -44,7 +44,7 @@ def demo(settings: Settings) -> int:
     )
     try:
         exporter = build_exporter(
-            demo_settings, [TeamSource(None, server.url, sim.config.api_key)], clock_ms=sim.clock.now_ms
+            demo_settings, [TeamSource(None, server.url, sim.config.api_key)], clock_ms=sim.clock.now_ms, mode="demo"
         )
         if exporter is None:
             return 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Iterable
 from decimal import Decimal
@@ -92,7 +93,11 @@ def run_export(settings: Settings, args: dict[str, Any]) -> int:
         store.close()
     output_format = args.get("export_format", "csv")
     if "output" not in args:
-        write_rows(rows, group_by, output_format, sys.stdout)
+        try:
+            write_rows(rows, group_by, output_format, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `export | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when Python flushes at exit
         return 0
     with args["output"].open("w", newline="") as stream:
         write_rows(rows, group_by, output_format, stream)

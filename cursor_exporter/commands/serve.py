@@ -10,7 +10,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -33,6 +33,8 @@ from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.timegrid import Clock, wall_clock_ms
 
 log = logging.getLogger(__name__)
+RUNTIME_EXECUTOR = "runtime"
+RUNTIME_INTERVAL_S = 15.0
 
 
 def api_client(settings: Settings, api_url: str, key: str, **overrides) -> CursorClient:
@@ -80,15 +82,18 @@ class Exporter:
         *,
         clock_ms: Clock = wall_clock_ms,
         rate_limit_period: float = 60.0,
+        mode: str = "live",
     ) -> None:
         self.settings = settings
+        self.mode = mode
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
         telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
         self.server = MetricsServer(host, port, self.cache, telemetry_path)
         self._serving: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
+            # Syncs run one at a time; the process and Python families refresh beside them.
+            executors={"default": ThreadPoolExecutor(1), RUNTIME_EXECUTOR: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         org_key = settings.resolve_org_api_key()
@@ -98,7 +103,7 @@ class Exporter:
         )
         wants_org_ledger = org_key is not None and "org_usage" in settings.polled_sources(organization=True)
         self.org_store = Store(ledger_path(settings.storage_path, organization=True)) if wants_org_ledger else None
-        options = settings.source_options()
+        options = replace(settings.source_options(), mode=mode)
         self.runtimes: list[TeamRuntime] = []
         for index, team in enumerate(teams):
             client = api_client(settings, team.api_url, team.api_key, rate_limit_period=rate_limit_period)
@@ -149,6 +154,8 @@ class Exporter:
         # A stable instance id keeps one set of cumulative OTLP series across restarts.
         instance_id = self.store.get_state("otlp_instance_id") or str(uuid.uuid4())
         self.store.set_state("otlp_instance_id", instance_id)
+        if self.mode == "demo":  # simulated data must never continue a real exporter's series
+            instance_id = f"demo-{instance_id}"
         return OtlpPusher(
             metric_exporter(
                 self.settings.otlp_protocol, self.settings.otlp_endpoint, self.settings.resolve_otlp_headers()
@@ -180,6 +187,14 @@ class Exporter:
                 seconds=self.settings.sync_interval(name),
                 next_run_time=first + timedelta(milliseconds=100 * offset),
             )
+        self.publisher.publish_runtime()
+        self.scheduler.add_job(
+            self.publisher.publish_runtime,
+            "interval",
+            id="runtime",
+            seconds=RUNTIME_INTERVAL_S,
+            executor=RUNTIME_EXECUTOR,
+        )
         self.scheduler.start()
         self._serving = self.server.start()
         log.info(
@@ -223,7 +238,7 @@ def storage_problem(path: Path) -> str | None:
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as error:
-        return error.strerror or type(error).__name__
+        return f"--storage.path {path} is not writable: {error.strerror or type(error).__name__}"
     return None
 
 
@@ -240,7 +255,7 @@ def serve(settings: Settings, teams: Sequence[TeamSource]) -> int:
     """The ``serve`` command: the exporter of ``teams`` until signalled; 2 when storage is unusable."""
     problem = storage_problem(settings.storage_path)
     if problem is not None:
-        print(f"cursor-exporter: --storage.path {settings.storage_path} is not writable: {problem}", file=sys.stderr)
+        print(f"cursor-exporter: {problem}", file=sys.stderr)
         return 2
     exporter = build_exporter(settings, teams)
     if exporter is None:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import Metric
 
 from cursor_exporter import __version__
@@ -27,6 +28,10 @@ from cursor_exporter.sources.exporter import ExporterSource
 from cursor_exporter.sources.labels import LabelPolicy
 
 log = logging.getLogger(__name__)
+RUNTIME_PART = "runtime"  # the process_* and python_* families, on a schedule of their own
+RUNTIME = CollectorRegistry(auto_describe=False)  # not the default registry: nothing else is exposed
+for _collector in (ProcessCollector, PlatformCollector, GCCollector):
+    _collector(registry=RUNTIME)
 
 
 def with_team_label(metrics: Iterable[Metric], team: str | None) -> list[Metric]:
@@ -58,6 +63,15 @@ def merge_families(teams: Iterable[list[Metric]]) -> list[Metric]:
     return list(merged.values())
 
 
+def _whole_exporter(snapshots: list[tuple[str | None, Snapshot]]) -> tuple[str | None, Snapshot]:
+    """One snapshot for a source rendered once for every team: the first team's, with the users every
+    team's top-N cap picked (no cap when any team has none)."""
+    team, first = snapshots[0]
+    picks = [snapshot.tracked_users for _, snapshot in snapshots]
+    tracked = None if any(users is None for users in picks) else frozenset().union(*picks)
+    return team, replace(first, tracked_users=tracked)
+
+
 class Publisher:
     """Renders the enabled sources of every team into the exposition cache, the landing page and OTLP."""
 
@@ -82,34 +96,58 @@ class Publisher:
         self._metrics: dict[tuple[str | None, str], list[Metric]] = {}
         self._families: dict[str, list[Metric]] = {}
         self._parts: dict[str, Part] = {}
+        self._landing_page = b""
+        self._ready = False
         self.render_errors: dict[tuple[str | None, str], str] = {}
 
     def publish(self, changed: str | None = None) -> None:
         """Render what ``changed`` affects (everything when None) and hand the result to every output."""
         with self._lock:
             snapshots = [(team, engine.snapshot()) for team, engine in self.engines]
+            affected = self._affected_by(changed)
             for cls in self.sources:
-                stale = changed is None or cls.name == changed or changed in cls.reads or cls.name not in self._parts
-                if cls is not ExporterSource and stale:
+                if cls is not ExporterSource and (cls.name in affected or cls.name not in self._parts):
                     self._render(cls, snapshots)
             snapshots = [(team, self._with_render_errors(team, snapshot)) for team, snapshot in snapshots]
             self._render(ExporterSource, snapshots)
             families = [metric for cls in self.sources for metric in self._families.get(cls.name, ())]
             if self.otlp is not None:
                 self.otlp.publish(families)
-            parts = [self._parts[cls.name] for cls in self.sources if cls.name in self._parts]
-            rendered = Rendered.join(parts if self.telemetry_path else ())
             statuses = tuple(
                 replace(status, name=status.name if team is None else f"{team}/{status.name}")
                 for team, snapshot in snapshots
                 for status in snapshot.statuses
             )
-            page = landing_page(__version__, statuses, self.telemetry_path)
-            self.cache.publish(rendered, page, all(engine.ready for _, engine in self.engines))
+            self._landing_page = landing_page(__version__, statuses, self.telemetry_path, snapshots[0][1].mode)
+            self._ready = all(engine.ready for _, engine in self.engines)
+            self._emit()
+
+    def publish_runtime(self) -> None:
+        """Render the process and Python families (memory, CPU, file descriptors, GC) anew."""
+        with self._lock:
+            self._parts[RUNTIME_PART] = Part.of(RUNTIME.collect())
+            self._emit()
+
+    def _emit(self) -> None:
+        """Join the parts, sources in registry order and the runtime families last, into the cache."""
+        names = [*(cls.name for cls in self.sources), RUNTIME_PART]
+        parts = [self._parts[name] for name in names if name in self._parts]
+        self.cache.publish(Rendered.join(parts if self.telemetry_path else ()), self._landing_page, self._ready)
+
+    def _affected_by(self, changed: str | None) -> set[str]:
+        """``changed`` and every source that reads it, directly or through others (all when None)."""
+        if changed is None:
+            return {cls.name for cls in self.sources}
+        affected, grew = {changed}, True
+        while grew:
+            more = {cls.name for cls in self.sources if affected.intersection(cls.reads)} - affected
+            affected |= more
+            grew = bool(more)
+        return affected
 
     def _render(self, cls: type[Source], snapshots: list[tuple[str | None, Snapshot]]) -> None:
-        several = len(snapshots) > 1
-        for team, snapshot in snapshots if cls.per_team else snapshots[:1]:
+        several = len(snapshots) > 1 and cls.per_team
+        for team, snapshot in snapshots if cls.per_team else [_whole_exporter(snapshots)]:
             key = (team, cls.name)
             try:
                 self._metrics[key] = with_team_label(cls.render(snapshot, self.labels), team if several else None)

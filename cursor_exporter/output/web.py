@@ -18,6 +18,11 @@ from cursor_exporter.output.exposition import ExpositionCache
 from cursor_exporter.sources.base import SourceStatus
 
 log = logging.getLogger(__name__)
+DEMO_BANNER = (
+    '<p style="background:#fde68a;padding:8px"><strong>Demo mode:</strong> every number here is simulated '
+    "(a synthetic Cursor team), not your team's data. Run <code>cursor-exporter serve</code> with "
+    "<code>CURSOR_API_KEY</code> set for the real exporter.</p>"
+)
 
 
 def _when(seconds: float | None) -> str:
@@ -26,7 +31,9 @@ def _when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def landing_page(version: str, statuses: Iterable[SourceStatus], telemetry_path: str | None) -> bytes:
+def landing_page(
+    version: str, statuses: Iterable[SourceStatus], telemetry_path: str | None, mode: str = "live"
+) -> bytes:
     """The ``/`` page: each source's last sync, next sync and last error."""
     rows = "".join(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
@@ -41,7 +48,7 @@ def landing_page(version: str, statuses: Iterable[SourceStatus], telemetry_path:
     metrics_link = f'<a href="{html.escape(telemetry_path)}">Metrics</a> &middot; ' if telemetry_path else ""
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>cursor-exporter</title></head>
-<body><h1>cursor-exporter {html.escape(version)}</h1>
+<body><h1>cursor-exporter {html.escape(version)}</h1>{DEMO_BANNER if mode == "demo" else ""}
 <p>{metrics_link}<a href="/-/healthy">healthy</a>
 &middot; <a href="/-/ready">ready</a></p>
 <table border="1" cellpadding="4"><tr><th>collector</th><th>state</th><th>last success</th>

@@ -8,7 +8,6 @@ instruments. Adding a source is adding its module: it is found here at import.
 from __future__ import annotations
 
 import importlib
-import itertools
 import pkgutil
 
 from cursor_exporter.sources.base import Source
@@ -27,9 +26,10 @@ def _discover() -> tuple[type[Source], ...]:
         if "name" in vars(cls):
             found.append(cls)
     found.sort(key=lambda cls: cls.order)
-    for first, second in itertools.pairwise(found):
-        if first.order == second.order or first.name == second.name:
-            raise RuntimeError(f"sources {first.name} and {second.name} share a name or an order")
+    for attribute in ("name", "order"):
+        values = [getattr(cls, attribute) for cls in found]
+        if len(set(values)) != len(values):
+            raise RuntimeError(f"two sources share a {attribute}: {sorted(values)}")
     return tuple(found)
 
 

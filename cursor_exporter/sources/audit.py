@@ -74,7 +74,7 @@ def fetch_audit_events(client: CursorClient, start_ms: int, end_ms: int) -> list
         events.extend(client.parse_rows(path, AuditEvent, rows))
         if not rows or not (body.get("pagination") or {}).get("hasNextPage"):
             return events
-    raise ApiError(path, 200, f"more than {MAX_PAGES} pages; the rest is fetched next sync")
+    raise ApiError(path, 200, f"more than {MAX_PAGES} pages in one window; the window is read again next sync")
 
 
 class AuditSource(Source):

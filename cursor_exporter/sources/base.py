@@ -52,6 +52,7 @@ class SourceOptions:
     end_delay_ms: int = 60_000
     top_users: int = 0
     org_id: str | None = None
+    mode: str = "live"  # or "demo": simulated data
     billing: BillingSettings = field(default_factory=BillingSettings)
     user_mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: _EMPTY)
 
@@ -94,6 +95,7 @@ class Shared:
     def __init__(self, store: Store, top_users: int) -> None:
         self._store = store
         self.cap = UserCap(store, top_users)
+        self._cycle_listeners: list[Callable[[int], None]] = []
         # A ledger from before the shared key kept the start only as the usage ledger's period.
         stored = store.get_state(BILLING_CYCLE_START) or store.get_state("cycle_start_ms")
         self.cycle_start_ms: int | None = int(stored) if stored else None
@@ -103,6 +105,12 @@ class Shared:
         if start_ms != self.cycle_start_ms:
             self._store.set_state(BILLING_CYCLE_START, str(start_ms))
             self.cycle_start_ms = start_ms
+            for listener in self._cycle_listeners:
+                listener(start_ms)
+
+    def on_cycle_start(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(start_ms)`` whenever a new billing-cycle start is recorded (a rollover)."""
+        self._cycle_listeners.append(listener)
 
     def require_cycle_start(self, source: str) -> int:
         """The billing-cycle start, or :class:`SourceWaiting` until ``spend`` has reported one."""
@@ -149,6 +157,7 @@ class Snapshot:
 
     version: str
     as_of_ms: int = 0  # the instant the data describes: the end of the last usage window
+    mode: str = "live"  # or "demo": simulated data under the real family names
     parts: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     statuses: tuple[SourceStatus, ...] = ()
     features: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
@@ -176,12 +185,16 @@ class Source:
     switchable: ClassVar[bool] = True  # has a --[no-]collector.<name> flag
     per_team: ClassVar[bool] = True  # rendered for every team, with a team label when there are several
     interval_s: ClassVar[float | None] = None  # default sync interval; None: never fetches
-    min_interval: ClassVar[tuple[float, str] | None] = None  # the shortest interval allowed, and why
+    # The shortest interval allowed, and why: syncing more often only spends the shared rate limit.
+    min_interval: ClassVar[tuple[float, str]] = (10.0, "more often only spends the team's shared rate limit")
     endpoints: ClassVar[tuple[Endpoint, ...]] = ()
     feature: ClassVar[str | None] = None  # the Enterprise feature a 403 marks unavailable
     needs: ClassVar[tuple[str, ...]] = ()  # sources synced first when a value this one needs is missing
-    reads: ClassVar[tuple[str, ...]] = ()  # other sources' parts its render reads (re-rendered when they change)
+    # Sources whose sync can change what this one renders (it is rendered again after theirs).
+    reads: ClassVar[tuple[str, ...]] = ()
     organization: ClassVar[bool] = False  # reads through the organization key (first team only)
+    # A 403 on its feature hides its families; a source whose state is durable keeps showing it.
+    hidden_when_unavailable: ClassVar[bool] = True
 
     def __init__(self, context: SourceContext) -> None:
         self.context = context

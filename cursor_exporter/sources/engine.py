@@ -101,8 +101,9 @@ class TeamEngine:
             log.warning("%s sync skipped: %s", source.name, error)
         except FeatureUnavailable as unavailable:
             self._mark_unavailable(source.feature, unavailable)
-            if source.feature is None:
+            if source.feature is None:  # a 403 on a route every plan has: the key lacks a scope
                 error = str(unavailable)
+                log.warning("%s sync failed: %s", source.name, error)
         except ApiError as failure:
             error = str(failure)
             log.warning("%s sync failed: %s", source.name, error)
@@ -145,6 +146,10 @@ class TeamEngine:
             status.last_duration_s,
         )
 
+    def _hidden(self, source: Source) -> bool:
+        unavailable = source.feature is not None and self.features.get(source.feature) is False
+        return unavailable and source.hidden_when_unavailable
+
     def _clients(self) -> tuple[CursorClient, ...]:
         org = self.context.org_client
         return (self.context.client,) if org is None else (self.context.client, org)
@@ -163,7 +168,7 @@ class TeamEngine:
             waits |= client_waits
             malformed |= client_malformed
         parts = {
-            name: None if source.feature is not None and self.features.get(source.feature) is False else source.state()
+            name: None if self._hidden(source) else source.state()
             for name, source in self.sources.items()
             if name in self._shown
         }
@@ -171,6 +176,7 @@ class TeamEngine:
         shared = self.context.shared
         return Snapshot(
             version=__version__,
+            mode=self.context.options.mode,
             as_of_ms=self.context.clock_ms() - self.context.options.end_delay_ms,
             parts=MappingProxyType(parts),
             statuses=statuses,

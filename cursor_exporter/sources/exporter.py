@@ -3,6 +3,8 @@ calls, API requests by outcome, rate-limit waits, malformed records, windows and
 
 from __future__ import annotations
 
+import os
+import platform
 from collections.abc import Iterator
 
 from prometheus_client.core import Metric
@@ -10,6 +12,8 @@ from prometheus_client.core import Metric
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
+
+REVISION = os.environ.get("CURSOR_EXPORTER_REVISION", "unknown")  # set by the image build
 
 EXPORTER_COLLECTOR_SUCCESS = Family(
     "cursor_exporter_collector_success",
@@ -94,8 +98,9 @@ EXPORTER_FEATURE_AVAILABLE = Family(
 EXPORTER_BUILD_INFO = Family(
     "cursor_exporter_build_info",
     "gauge",
-    ("version",),
-    "Always 1; the exporter's version.",
+    ("version", "revision", "python_version", "mode"),
+    "Always 1; the exporter's version, source revision, Python version, and mode: live, or demo "
+    "(simulated data under the real family names).",
     "the exporter",
 )
 
@@ -157,5 +162,5 @@ class ExporterSource(Source):
         for feature, available in sorted(snapshot.features.items()):
             features.add_metric((feature,), 1 if available else 0)
         build = EXPORTER_BUILD_INFO.new()
-        build.add_metric((snapshot.version,), 1)
+        build.add_metric((snapshot.version, REVISION, platform.python_version(), snapshot.mode), 1)
         yield from (api, waits, malformed, fetched, inconsistent, features, build)

@@ -118,6 +118,7 @@ class OrgPoolSource(Source):
     interval_s = 900.0
     endpoints = (POOLED_USAGE,)
     feature = ORGANIZATION_FEATURE
+    hidden_when_unavailable = False  # the last pool and the ledger stay true through a 403
     organization = True
     families = (ORG_POOL_LIMIT_USD, ORG_POOL_USED_USD, ORG_POOL_REMAINING_USD, ORG_TEAM_USED_USD, ORG_TEAM_BUDGET_USD)
     _pool: PooledUsage | None = None

@@ -128,6 +128,7 @@ class OrgUsageSource(LedgerSource):
     interval_s = 600.0
     endpoints = (POOLED_USAGE, ORG_EVENTS)
     feature = ORGANIZATION_FEATURE
+    hidden_when_unavailable = False  # the last pool and the ledger stay true through a 403
     needs = ("spend",)
     organization = True
     ledger_families = ORG_FAMILIES

@@ -135,6 +135,7 @@ class UsageSource(LedgerSource):
     min_interval = (60.0, "Cursor rolls usage up hourly")
     endpoints = (TEAM_EVENTS,)
     needs = ("spend",)
+    reads = ("spend",)  # a new billing cycle re-sums the cycle gauges
     ledger_families = TEAM_FAMILIES
     families = TEAM_FAMILIES.all
 
@@ -142,6 +143,7 @@ class UsageSource(LedgerSource):
         super().__init__(context)
         self.ledger = Ledger(context.store)
         self.cap = context.shared.cap
+        context.shared.on_cycle_start(self.ledger.set_cycle_start)  # a rollover shows at spend's sync
         self.scanner = WindowScanner(context.client, TEAM_EVENTS, counts=context.scans)
 
     @property

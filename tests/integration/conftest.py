@@ -25,6 +25,7 @@ from cursor_exporter.sources.labels import LabelPolicy
 
 ALL_COLLECTORS = ("spend", "members", "groups", "usage", "activity", "ai_code")
 END_DELAY_S = 60
+HANG_GUARD_S = 300  # readiness is polled; this only stops a test that would otherwise hang
 
 
 def exposition(engine: TeamEngine, labels: LabelPolicy | None = None) -> str:
@@ -172,7 +173,7 @@ class ExporterProcess:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CURSOR_")}
         full_env.update(env)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cursor_exporter", "--web.listen-address=127.0.0.1:0", *args],
+            [sys.executable, "-m", "cursor_exporter", *args, "--web.listen-address=127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -178,3 +178,16 @@ def test_backfill_org_writes_every_teams_history_from_the_organization_key(make_
     for team_id, value in expected.items():
         assert math.isclose(charged[team_id], float(value), rel_tol=1e-12), team_id
     assert {path for path, _ in team.sim.request_log} == {"/organizations/filtered-usage-events"}
+
+
+def test_an_unwritable_output_is_refused_before_the_first_request(make_team, tmp_path, monkeypatch, capsys):
+    team = make_team(users=3, cycle_start_days_ago=1)
+    monkeypatch.setenv("CURSOR_API_KEY", team.sim.config.api_key)
+    today = team.clock.now_ms() // DAY_MS * DAY_MS
+    missing = tmp_path / "does" / "not" / "exist" / "h.om"
+    args = ["backfill", f"--api.url={team.url}", f"--storage.path={tmp_path / 'state'}", "--seed-ledger"]
+    code = main([*args, "--from", iso(today - 2 * DAY_MS), "--to", iso(today - DAY_MS), "--output", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no such directory" in err
+    assert team.sim.request_log == []  # nothing fetched, nothing seeded: the retry will work
+    assert not (tmp_path / "state").exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from decimal import Decimal
 
@@ -90,3 +92,13 @@ def test_export_org_reads_the_organization_ledger_and_team_names_a_teams_ledger(
     assert "--team product: no such team" in capsys.readouterr().err
     assert main(["export", f"--config.file={config}", "--team", "platform"]) == 2  # its ledger is teams/platform
     assert f"no ledger in {storage / 'teams' / 'platform'}" in capsys.readouterr().err
+
+
+def test_export_into_a_closed_pipe_ends_quietly(make_team, tmp_path):
+    team = make_team(users=60, cycle_start_days_ago=4)  # far more rows than a pipe's buffer holds
+    storage = tmp_path / "state"
+    sync_all(team.engine(storage))
+    command = f"{sys.executable} -m cursor_exporter export --storage.path={storage} --group-by day,user,model | head -1"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert result.stdout.startswith("day,user,model,events")
+    assert result.stderr == ""

@@ -20,6 +20,7 @@ VOLATILE = (
     "cursor_exporter_last_sync_duration_seconds",
     "cursor_exporter_last_success_timestamp_seconds",
     "cursor_exporter_rate_limit_wait_seconds_total",
+    "cursor_exporter_build_info",  # the Python version and revision of the machine that runs it
 )
 
 

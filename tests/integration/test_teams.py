@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cursor_exporter.commands.config import load_settings
 from cursor_exporter.commands.serve import Exporter
 
@@ -48,16 +50,18 @@ def test_two_teams_each_export_their_own_truth_under_a_team_label(make_team, tmp
     assert (tmp_path / "state" / "teams" / "platform").is_dir()
 
 
-def test_a_mapping_file_with_a_team_column_is_one_series_per_user_with_several_teams(make_team, tmp_path):
+@pytest.mark.parametrize("team_column", [True, False])
+def test_a_mapping_file_is_one_series_per_user_with_several_teams(make_team, tmp_path, team_column):
     teams = {
         "platform": make_team(seed=21, users=3, cycle_start_days_ago=2, api_key="crsr_platform_key"),
         "product": make_team(seed=22, users=3, cycle_start_days_ago=2, api_key="crsr_product_key"),
     }
     emails = sorted({row["email"] for team in teams.values() for row in team.sim.truth()["spend"]})
     mapping = tmp_path / "users.csv"
-    mapping.write_text(
-        "email,team,cost_center\n" + "".join(f"{e},squad-{i % 2},cc-{i}\n" for i, e in enumerate(emails))
+    header, row = (
+        ("email,team,cost_center", "{e},squad-{s},cc-{i}") if team_column else ("email,cost_center", "{e},cc-{i}")
     )
+    mapping.write_text("\n".join([header, *(row.format(e=e, s=i % 2, i=i) for i, e in enumerate(emails))]) + "\n")
     lines = [
         'web_listen_address = "127.0.0.1:0"',
         f'storage_path = "{tmp_path / "state"}"',
@@ -77,6 +81,11 @@ def test_a_mapping_file_with_a_team_column_is_one_series_per_user_with_several_t
         exporter.stop()
     info = [line for line in text.splitlines() if line.startswith("cursor_user_info{")]
     assert len(info) == len(set(info)) == len(emails)  # once per user, not once per team
-    series = parse(text)
-    squads = {dict(labels)["user"]: dict(labels)["team"] for name, labels in series if name == "cursor_user_info"}
-    assert squads == {email: f"squad-{i % 2}" for i, email in enumerate(emails)}  # the file's team column
+    rows = {dict(labels)["user"]: dict(labels) for name, labels in parse(text) if name == "cursor_user_info"}
+    # The file's own columns only: a team column keeps the file's meaning, and no exporter team is added.
+    columns = {"user", "cost_center", *(["team"] if team_column else [])}
+    assert {email: set(labels) for email, labels in rows.items()} == dict.fromkeys(emails, columns)
+    if team_column:
+        assert {email: labels["team"] for email, labels in rows.items()} == {
+            email: f"squad-{i % 2}" for i, email in enumerate(emails)
+        }

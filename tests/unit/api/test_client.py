@@ -4,7 +4,7 @@ import json
 import httpx
 import pytest
 
-from cursor_exporter.api.client import AuthError, CursorClient
+from cursor_exporter.api.client import ApiError, AuthError, CursorClient
 from cursor_exporter.api.endpoints import WriteEndpointRefused
 from cursor_exporter.ledger.scan import WindowScanner
 from cursor_exporter.ledger.windows import Window
@@ -157,3 +157,31 @@ def test_event_requests_send_epoch_ms_numbers_and_a_page_size():
     client, _ = mocked_client(handler)
     WindowScanner(client, TEAM_EVENTS).page(Window(1767225600000, 1767229199999), 2)
     assert bodies == [{"startDate": 1767225600000, "endDate": 1767229199999, "page": 2, "pageSize": 1000}]
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(501, 1), (404, 1), (408, 2), (503, 2)])
+def test_only_transient_statuses_are_retried(status, attempts):
+    sent = []
+
+    def handler(request):
+        sent.append(request)
+        if len(sent) == 1:
+            return httpx.Response(status, json={"error": "x", "message": f"status {status}"})
+        return httpx.Response(200, json={"teamMembers": []})
+
+    client, _ = mocked_client(handler, backoff_base=0.0)
+    if attempts == 1:
+        with pytest.raises(ApiError, match=f"status {status}"):
+            fetch_members(client)
+    else:
+        assert fetch_members(client) == []
+    assert len(sent) == attempts
+
+
+def test_network_errors_name_the_host_and_the_reason():
+    def refuse(request):
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    client, _ = mocked_client(refuse, max_retries=0)
+    with pytest.raises(ApiError, match=r"cursor\.invalid: Connection refused"):
+        fetch_members(client)

@@ -17,6 +17,10 @@ from cursor_exporter.commands.config import ConfigError, load_settings
         (["--metrics.user-label=hash"], "needs --metrics.user-hash-key-file"),
         (["--metrics.user-label=emails"], "--metrics.user-label"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+        (["--api.url=api.cursor.com"], "--api.url: must be an http:// or https:// URL"),
+        (["--api.url=ftp://api.cursor.com"], "--api.url: must be an http:// or https:// URL"),
+        (["--api.timeout=0"], "--api.timeout: must be more than 0s"),
+        (["--sync.spend-interval=0"], "--sync.spend-interval must be at least 10s"),
     ],
 )
 def test_invalid_config_exits_2_with_one_line_naming_the_fix(argv, expected, capsys):
@@ -76,3 +80,45 @@ def test_invalid_config_exits_before_binding_the_port():
     )
     assert result.returncode == 2
     assert result.stderr.startswith("cursor-exporter: invalid config: --sync.usage-interval")
+
+
+def test_serve_without_a_key_exits_2_with_one_line_and_never_runs_the_demo(monkeypatch, capsys):
+    for name in ("CURSOR_API_KEY", "CURSOR_API_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CURSOR_API_KEY" in err and "cursor-exporter demo" in err
+
+
+@pytest.mark.parametrize("flag", ["--api.key", "--org.api-key"])
+def test_a_key_given_as_a_flag_is_refused_and_never_echoed(flag, capsys):
+    assert main(["check", f"{flag}=crsr_very_secret"]) == 2
+    err = capsys.readouterr().err
+    assert "crsr_very_secret" not in err and "_FILE" in err and err.count("\n") == 1
+
+
+def test_flags_are_never_abbreviated_and_a_mistyped_flags_value_is_not_echoed(capsys):
+    try:
+        code = main(["check", "--api.key-f=crsr_very_secret"])  # a prefix of --api.key-file
+    except SystemExit as exit_:
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and "unrecognized arguments: --api.key-f" in err and "crsr_very_secret" not in err
+
+
+def test_each_command_takes_only_its_own_flags(capsys):
+    try:
+        code = main(["export", "--web.listen-address=:1"])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2 and "unrecognized arguments: --web.listen-address" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["backfill", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--seed-ledger" in help_text and "--group-by" not in help_text and "--web.listen-address" not in help_text
+    assert "Default: 60.0. Env: CURSOR_EXPORTER_SYNC_END_DELAY." in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize(("given", "expected"), [("WARN", "warn"), ("Warning", "warn"), ("DEBUG", "debug")])
+def test_log_levels_are_prometheus_names_in_any_case(given, expected):
+    assert load_settings({"log_level": given}).log_level == expected

@@ -1,5 +1,6 @@
 """Source ``exporter``: the exporter's own health from the snapshot's statuses and client tallies."""
 
+import platform
 from types import MappingProxyType
 
 from cursor_exporter.sources.base import SourceStatus
@@ -23,6 +24,12 @@ from tests.unit.sources.helpers import expose, head, snapshot
 EVENTS = "/teams/filtered-usage-events"
 
 
+def build_info(mode: str) -> str:
+    """The build_info sample; the text format writes labels in alphabetical order."""
+    labels = f'mode="{mode}",python_version="{platform.python_version()}",revision="unknown",version="1.2.3"'
+    return f"cursor_exporter_build_info{{{labels}}} 1.0\n"
+
+
 def test_a_fresh_snapshot_renders_every_family_with_zero_windows_and_the_build_info():
     assert expose(ExporterSource, snapshot()) == (
         head(EXPORTER_COLLECTOR_SUCCESS)
@@ -38,7 +45,7 @@ def test_a_fresh_snapshot_renders_every_family_with_zero_windows_and_the_build_i
         + "cursor_exporter_usage_windows_inconsistent_total 0.0\n"
         + head(EXPORTER_FEATURE_AVAILABLE)
         + head(EXPORTER_BUILD_INFO)
-        + 'cursor_exporter_build_info{version="1.2.3"} 1.0\n'
+        + build_info("live")
     )
 
 
@@ -55,6 +62,7 @@ def test_statuses_in_snapshot_order_requests_sorted_and_features_as_one_or_zero(
         rate_limit_waits=MappingProxyType({EVENTS: 1.5}),
         malformed_records=MappingProxyType({"/teams/members": 1}),
         windows_fetched=9,
+        mode="demo",
         windows_inconsistent=1,
         features=MappingProxyType({"billing_groups": False, "ai_code_tracking": True}),
     )
@@ -86,5 +94,5 @@ def test_statuses_in_snapshot_order_requests_sorted_and_features_as_one_or_zero(
         + 'cursor_exporter_feature_available{feature="ai_code_tracking"} 1.0\n'
         + 'cursor_exporter_feature_available{feature="billing_groups"} 0.0\n'
         + head(EXPORTER_BUILD_INFO)
-        + 'cursor_exporter_build_info{version="1.2.3"} 1.0\n'
+        + build_info("demo")
     )

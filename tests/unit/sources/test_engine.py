@@ -1,0 +1,143 @@
+"""The engine with stand-in sources: statuses, 403 gating, what a gated source shows, and needs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cursor_exporter.api.client import CursorClient, FeatureUnavailable
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.sources.base import Shared, Source, SourceContext, SourceOptions
+from cursor_exporter.sources.engine import FEATURE_RECHECK_MS, TeamEngine
+
+NOW = 1_795_014_000_000
+
+
+class Gated(Source):
+    """An Enterprise source whose fetch answers 403 while ``forbidden``."""
+
+    name = "gated"
+    order = 1
+    help = "test"
+    interval_s = 60.0
+    feature = "plan_feature"
+    families = ()
+    forbidden = False
+    fetches = 0
+
+    def fetch(self) -> None:
+        self.fetches += 1
+        if self.forbidden:
+            raise FeatureUnavailable("/teams/gated", 403, "Enterprise access required")
+
+    def state(self) -> int:
+        return self.fetches
+
+
+class Durable(Gated):
+    """The same, but its state stays true through a 403 (like the organization ledger)."""
+
+    name = "durable"
+    order = 2
+    hidden_when_unavailable = False
+
+
+class Scoped(Gated):
+    """A source of every plan: a 403 means the key lacks a scope, a failure to show and log."""
+
+    name = "scoped"
+    order = 3
+    feature = None
+
+
+class Needy(Source):
+    """Waits for the billing-cycle start that ``Provider`` records."""
+
+    name = "needy"
+    order = 4
+    help = "test"
+    interval_s = 60.0
+    needs = ("provider",)
+    families = ()
+
+    def fetch(self) -> None:
+        self.context.shared.require_cycle_start(self.name)
+
+
+class Provider(Source):
+    name = "provider"
+    order = 5
+    help = "test"
+    interval_s = 60.0
+    families = ()
+
+    def fetch(self) -> None:
+        self.context.shared.set_cycle_start(NOW - 86_400_000)
+
+
+SOURCES = (Gated, Durable, Scoped, Needy, Provider)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    clock = [NOW]
+    store = Store(tmp_path)
+    context = SourceContext(
+        client=CursorClient("http://cursor.invalid", "crsr_unused"),
+        store=store,
+        shared=Shared(store, 0),
+        options=SourceOptions(),
+        clock_ms=lambda: clock[0],
+    )
+    engine = TeamEngine(context, SOURCES, [cls.name for cls in SOURCES])
+    engine.clock = clock
+    yield engine
+    store.close()
+
+
+def statuses(engine):
+    return {status.name: status for status in engine.snapshot().statuses}
+
+
+def test_a_403_gates_the_feature_hides_the_part_counts_as_success_and_is_rechecked_hourly(engine, caplog):
+    gated = engine.source("gated")
+    gated.forbidden = True
+    caplog.set_level(logging.WARNING)
+    assert engine.run("gated") and engine.run("gated")
+    assert gated.fetches == 1  # the second run waited for the hourly re-check
+    assert engine.snapshot().features == {"plan_feature": False}
+    assert engine.snapshot().part("gated") is None
+    assert sum("plan_feature unavailable" in message for message in caplog.messages) == 1
+    gated.forbidden = False
+    engine.clock[0] += FEATURE_RECHECK_MS
+    assert engine.run("gated")
+    assert engine.snapshot().features == {"plan_feature": True}
+    assert engine.snapshot().part("gated") == 2
+
+
+def test_a_durable_source_keeps_showing_its_state_through_a_403(engine):
+    durable = engine.source("durable")
+    assert engine.run("durable")
+    durable.forbidden = True
+    engine.clock[0] += FEATURE_RECHECK_MS
+    assert engine.run("durable")
+    assert engine.snapshot().features["plan_feature"] is False
+    assert engine.snapshot().part("durable") == 2
+
+
+def test_a_403_on_a_source_of_every_plan_fails_it_and_logs_a_warning(engine, caplog):
+    engine.source("scoped").forbidden = True
+    caplog.set_level(logging.WARNING)
+    assert not engine.run("scoped")
+    assert "Enterprise access required" in statuses(engine)["scoped"].last_error
+    assert any(
+        record.levelno == logging.WARNING and "scoped sync failed" in record.message for record in caplog.records
+    )
+
+
+def test_a_missing_value_syncs_its_provider_first_under_the_providers_own_status(engine):
+    assert engine.run("needy")
+    assert statuses(engine)["provider"].success is True
+    assert statuses(engine)["needy"].success is True
+    assert engine.context.shared.cycle_start_ms == NOW - 86_400_000

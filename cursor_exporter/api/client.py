@@ -45,6 +45,10 @@ class ApiError(Exception):
         self.message = message
 
 
+class Cancelled(Exception):
+    """The exporter is shutting down: a request was not sent, or a wait for the rate limit was cut short."""
+
+
 class AuthError(ApiError):
     """401: the key is wrong, revoked, or of the wrong type (team vs organization)."""
 
@@ -138,7 +142,8 @@ class CursorClient:
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stopping: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         stats: ApiStats | None = None,
     ) -> None:
@@ -153,7 +158,8 @@ class CursorClient:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
-        self._sleep = sleep
+        self._stopping = stopping or threading.Event()
+        self._sleep = sleep or self._interruptible_sleep
         self._monotonic = monotonic
         self._endpoints = {endpoint.route: endpoint for endpoint in endpoints}
         self._limiters: dict[str, SlidingWindowLimiter] = {}
@@ -164,6 +170,11 @@ class CursorClient:
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
+
+    def _interruptible_sleep(self, seconds: float) -> None:
+        """Wait for a rate-limit slot, a Retry-After or a backoff, unless the exporter stops meanwhile."""
+        if self._stopping.wait(seconds):
+            raise Cancelled("shutting down")
 
     def _limiter(self, endpoint: Endpoint) -> SlidingWindowLimiter:
         with self._limiters_lock:
@@ -184,6 +195,8 @@ class CursorClient:
         limiter = self._limiter(endpoint)
         attempt = 0
         while True:
+            if self._stopping.is_set():
+                raise Cancelled("shutting down")
             slot, waited = limiter.acquire()
             if waited:
                 self.stats.count_wait(path, waited)

@@ -4,6 +4,7 @@ web server and OTLP push."""
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from cursor_exporter.timegrid import Clock, wall_clock_ms
 
 log = logging.getLogger(__name__)
 RUNTIME_EXECUTOR = "runtime"
+SHUTDOWN_GRACE_S = 3.0  # a sync cut short by shutdown ends within this; one blocked in I/O is left behind
 RUNTIME_INTERVAL_S = 15.0
 
 
@@ -86,6 +88,8 @@ class Exporter:
     ) -> None:
         self.settings = settings
         self.mode = mode
+        self._stopping = threading.Event()  # set at shutdown: cuts every wait short, sends no new request
+        self._sync_running = threading.Lock()  # held while a sync runs, so that shutdown can wait for it
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
         telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
@@ -98,15 +102,14 @@ class Exporter:
         )
         org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
-        self.org_client = (
-            api_client(settings, teams[0].api_url, org_key, rate_limit_period=rate_limit_period) if org_key else None
-        )
+        client_options = {"rate_limit_period": rate_limit_period, "stopping": self._stopping}
+        self.org_client = api_client(settings, teams[0].api_url, org_key, **client_options) if org_key else None
         wants_org_ledger = org_key is not None and "org_usage" in settings.polled_sources(organization=True)
         self.org_store = Store(ledger_path(settings.storage_path, organization=True)) if wants_org_ledger else None
         options = replace(settings.source_options(), mode=mode)
         self.runtimes: list[TeamRuntime] = []
         for index, team in enumerate(teams):
-            client = api_client(settings, team.api_url, team.api_key, rate_limit_period=rate_limit_period)
+            client = api_client(settings, team.api_url, team.api_key, **client_options)
             store = Store(ledger_path(settings.storage_path, team=team.name))
             first = index == 0
             context = SourceContext(
@@ -180,9 +183,9 @@ class Exporter:
         jobs = [(runtime, name) for runtime in self.runtimes for name in runtime.scheduled]
         for offset, (runtime, name) in enumerate(jobs):
             self.scheduler.add_job(
-                runtime.engine.run,
+                self._sync,
                 "interval",
-                args=(name,),
+                args=(runtime.engine, name),
                 id=runtime.job_id(name),
                 seconds=self.settings.sync_interval(name),
                 next_run_time=first + timedelta(milliseconds=100 * offset),
@@ -203,15 +206,30 @@ class Exporter:
         if self.otlp is not None:
             log.info("pushing OTLP to %s every %.0fs", self.settings.otlp_endpoint, self.settings.otlp_interval)
 
-    def stop(self) -> None:
-        """Stop syncing and serving; SQLite state is already durable."""
+    def _sync(self, engine: TeamEngine, source: str) -> None:
+        with self._sync_running:
+            if not self._stopping.is_set():
+                engine.run(source)
+
+    def stop(self) -> bool:
+        """Stop scheduling, cut every wait short, stop serving, close the databases last.
+
+        Returns False when a sync is still blocked in a request after ``SHUTDOWN_GRACE_S``: its databases
+        stay open, and its unfinished window is rolled back by SQLite when the process ends.
+        """
+        self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        idle = self._sync_running.acquire(timeout=SHUTDOWN_GRACE_S)
+        if idle:  # a queued sync may still start: it sees the stop and returns without touching anything
+            self._sync_running.release()
         if self._serving is not None:  # shutdown() would wait forever for a loop that never ran
             self.server.shutdown()
         self.server.server_close()
         if self.otlp is not None:
             self.otlp.shutdown()
+        if not idle:
+            return False
         for runtime in self.runtimes:
             runtime.client.close()
             runtime.store.close()
@@ -219,16 +237,20 @@ class Exporter:
             self.org_client.close()
         if self.org_store is not None:
             self.org_store.close()
+        return True
 
     def run_until_signalled(self) -> None:
-        """Start, then block until SIGINT or SIGTERM."""
+        """Start, then block until SIGINT or SIGTERM; the process ends within seconds of the signal."""
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         self.start()
         stop.wait()
         log.info("shutting down")
-        self.stop()
+        if not self.stop():
+            log.warning("a sync is still waiting for the Cursor API; exiting without it (its window is rolled back)")
+            logging.shutdown()
+            os._exit(0)  # the blocked request would hold the process until --api.timeout
 
 
 def storage_problem(path: Path) -> str | None:

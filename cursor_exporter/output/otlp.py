@@ -29,6 +29,7 @@ from cursor_exporter.sources.families import OTLP_ATTRIBUTES, Family
 SERVICE_NAME = "cursor-exporter"
 HTTP_METRICS_PATH = "/v1/metrics"
 EXPORT_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 1.5  # the last push must not hold up a shutdown in Kubernetes' grace period
 # The SDK folds attribute sets beyond its default limit of 2000 into one overflow point; a push
 # must carry every series /metrics has (--metrics.top-users is the cardinality control).
 CARDINALITY_LIMIT = 1_000_000
@@ -129,5 +130,5 @@ class OtlpPusher:
         return self._provider.force_flush()
 
     def shutdown(self) -> None:
-        """Push once more and stop the push thread."""
-        self._provider.shutdown()
+        """Push once more (for at most ``SHUTDOWN_TIMEOUT_S``) and stop the push thread."""
+        self._provider.shutdown(timeout_millis=SHUTDOWN_TIMEOUT_S * 1000)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from cursor_exporter import __version__
-from cursor_exporter.api.client import ApiError, CursorClient, FeatureUnavailable
+from cursor_exporter.api.client import ApiError, Cancelled, CursorClient, FeatureUnavailable
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext, SourceStatus, SourceWaiting
 from cursor_exporter.timegrid import HOUR_MS, wall_clock_ms
 
@@ -96,6 +96,9 @@ class TeamEngine:
                     source.fetch()
                 if source.feature is not None:
                     self.features[source.feature] = True
+        except Cancelled:
+            error = "cancelled: the exporter is shutting down"
+            log.info("%s sync %s", source.name, error)
         except SourceWaiting as waiting:
             error = str(waiting)
             log.warning("%s sync skipped: %s", source.name, error)

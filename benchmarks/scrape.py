@@ -41,8 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cursor_exporter.ledger.usage import EMPTY, Tally, UsageKey, UsageView, add
 from cursor_exporter.output.exposition import ExpositionCache, render
-from cursor_exporter.output.web import MetricsServer, landing_page
-from cursor_exporter.sources.base import Snapshot, SourceStatus
+from cursor_exporter.output.landing import landing_page
+from cursor_exporter.output.web import MetricsServer
+from cursor_exporter.sources.base import Snapshot, SourceStatus, TeamOverview
 from cursor_exporter.sources.exporter import ExporterSource
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.sources.usage import UsageSource
@@ -194,7 +195,11 @@ def main() -> int:
     baseline = _median_seconds(lambda: generate_latest(registry), BASELINE_REPS)
 
     cache = ExpositionCache()
-    cache.publish(rendered, landing_page(snapshot.version, snapshot.statuses, "/metrics"), ready=True)
+    cache.publish(
+        rendered,
+        landing_page(snapshot.version, [(TeamOverview(None, "http://bench", "/tmp"), snapshot)], "/metrics"),
+        ready=True,
+    )
     server = MetricsServer("127.0.0.1", 0, cache, "/metrics")
     server.start()
     host, port = server.server_address[:2]

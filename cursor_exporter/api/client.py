@@ -167,6 +167,11 @@ class CursorClient:
         self._limiters_lock = threading.Lock()
         self.stats = stats or ApiStats()
 
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (the key is never part of it)."""
+        return str(self._http.base_url)
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

@@ -31,6 +31,7 @@ from cursor_exporter.commands.export import GROUPS, run_export
 from cursor_exporter.commands.logs import configure_logging
 from cursor_exporter.commands.serve import serve
 from cursor_exporter.commands.simulate import simulate
+from cursor_exporter.output.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("cursor_exporter")
 
@@ -212,6 +213,11 @@ def _validate(settings: Settings, command: str) -> None:
     if command in ("serve", "check", "demo"):
         settings.resolve_user_mapping()
         settings.resolve_otlp_headers()
+        if settings.web_config_file is not None:
+            try:
+                load_web_config(settings.web_config_file)
+            except WebConfigError as error:
+                raise ConfigError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

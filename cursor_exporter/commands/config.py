@@ -104,6 +104,11 @@ class _GeneralSettings(BaseSettings):
 
     web_listen_address: str = Field(":9773", description="Address to serve metrics on, host:port.")
     web_telemetry_path: str = Field("/metrics", description="Path of the metrics endpoint.")
+    web_config_file: Path | None = Field(
+        None,
+        description="exporter-toolkit web config (YAML): TLS, bcrypt basic-auth users, response headers; "
+        "applies to every endpoint; docs/security.md.",
+    )
     web_disable_metrics: bool = Field(
         False, description="Serve no metrics endpoint (push-only sidecar with OTLP); health endpoints stay."
     )

@@ -63,8 +63,14 @@ class TeamKey(BaseModel):
     api_url: str | None = None
 
 
+# Flags spelled as every Prometheus exporter spells them, rather than by the rule below.
+FLAG_NAMES = {"web_config_file": "--web.config.file"}
+
+
 def flag_name(field: str) -> str:
     """``sync_usage_interval`` -> ``--sync.usage-interval``."""
+    if field in FLAG_NAMES:
+        return FLAG_NAMES[field]
     group, _, rest = field.partition("_")
     return f"--{group}.{rest.replace('_', '-')}" if rest else f"--{group}"
 

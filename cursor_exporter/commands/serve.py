@@ -27,6 +27,7 @@ from cursor_exporter.output.exposition import ExpositionCache
 from cursor_exporter.output.otlp import OtlpPusher, metric_exporter
 from cursor_exporter.output.publisher import Publisher
 from cursor_exporter.output.web import MetricsServer
+from cursor_exporter.output.webconfig import WebConfigWatcher
 from cursor_exporter.sources import BY_NAME, ENDPOINTS, POLLING, SOURCES
 from cursor_exporter.sources.base import Shared, SourceContext
 from cursor_exporter.sources.engine import TeamEngine
@@ -93,7 +94,7 @@ class Exporter:
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
         telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
-        self.server = MetricsServer(host, port, self.cache, telemetry_path)
+        self.server = MetricsServer(host, port, self.cache, telemetry_path, WebConfigWatcher(settings.web_config_file))
         self._serving: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             # Syncs run one at a time; the process and Python families refresh beside them.
@@ -151,7 +152,8 @@ class Exporter:
     def url(self) -> str:
         """Base URL the server listens on, as a loopback-reachable address."""
         host, port = self.server.server_address[:2]
-        return f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"
+        scheme = "https" if self.server.web_config.current.tls else "http"
+        return f"{scheme}://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{port}"
 
     def _otlp_pusher(self) -> OtlpPusher:
         # A stable instance id keeps one set of cumulative OTLP series across restarts.

@@ -199,6 +199,11 @@ class Ledger:
             self.cycle_start_ms = start_ms
             self._cycle, self._cycle_hourly = cycle, hourly
 
+    def first_hour(self) -> int | None:
+        """The oldest hour the ledger has fetched, or None when empty."""
+        states = self._store.bucket_states(0)
+        return min(hour for hour, _, _ in states) if states else None
+
     def planning_start(self) -> int | None:
         """The oldest hour that may still need fetching (hours before it are settled)."""
         stored = self._store.get_state("planning_start_ms")

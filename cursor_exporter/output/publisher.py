@@ -19,8 +19,8 @@ from prometheus_client.core import Metric
 
 from cursor_exporter import __version__
 from cursor_exporter.output.exposition import ExpositionCache, Part, Rendered
+from cursor_exporter.output.landing import landing_page
 from cursor_exporter.output.otlp import OtlpPusher
-from cursor_exporter.output.web import landing_page
 from cursor_exporter.sources import SOURCES
 from cursor_exporter.sources.base import Snapshot, Source, SourceStatus
 from cursor_exporter.sources.engine import TeamEngine
@@ -113,12 +113,12 @@ class Publisher:
             families = [metric for cls in self.sources for metric in self._families.get(cls.name, ())]
             if self.otlp is not None:
                 self.otlp.publish(families)
-            statuses = tuple(
-                replace(status, name=status.name if team is None else f"{team}/{status.name}")
-                for team, snapshot in snapshots
-                for status in snapshot.statuses
+            overviews = [engine.overview(team) for team, engine in self.engines]
+            self._landing_page = landing_page(
+                __version__,
+                list(zip(overviews, (snapshot for _, snapshot in snapshots), strict=True)),
+                self.telemetry_path,
             )
-            self._landing_page = landing_page(__version__, statuses, self.telemetry_path, snapshots[0][1].mode)
             self._ready = all(engine.ready for _, engine in self.engines)
             self._emit()
 

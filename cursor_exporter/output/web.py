@@ -1,60 +1,26 @@
 """The HTTP server: sends bytes the sync already rendered, and nothing else.
 
-``/metrics`` (or ``--web.telemetry-path``) in the text format or OpenMetrics, gzip when asked;
-``/`` a landing page; ``/-/healthy``; ``/-/ready`` (503 until the first sync or a state restore).
-Without a telemetry path (push-only OTLP use) there is no metrics endpoint; the rest stays.
+``/metrics`` (or ``--web.telemetry-path``) in the text format or OpenMetrics, gzip when asked; ``/`` the
+landing page; ``/-/healthy``; ``/-/ready`` (503 until the first sync or a state restore). Without a
+telemetry path (push-only OTLP use) there is no metrics endpoint; the rest stays. ``--web.config.file``
+adds TLS, basic auth and headers to all of them.
 """
 
 from __future__ import annotations
 
-import html
+import base64
+import binascii
 import logging
+import ssl
 import threading
-import time
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cursor_exporter.output.exposition import ExpositionCache
-from cursor_exporter.sources.base import SourceStatus
+from cursor_exporter.output.webconfig import WebConfigWatcher
 
 log = logging.getLogger(__name__)
-DEMO_BANNER = (
-    '<p style="background:#fde68a;padding:8px"><strong>Demo mode:</strong> every number here is simulated '
-    "(a synthetic Cursor team), not your team's data. Run <code>cursor-exporter serve</code> with "
-    "<code>CURSOR_API_KEY</code> set for the real exporter.</p>"
-)
-
-
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(seconds))
-
-
-def landing_page(
-    version: str, statuses: Iterable[SourceStatus], telemetry_path: str | None, mode: str = "live"
-) -> bytes:
-    """The ``/`` page: each source's last sync, next sync and last error."""
-    rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            html.escape(status.name),
-            {None: "pending", True: "ok", False: "failing"}[status.success],
-            _when(status.last_success_s),
-            _when(status.next_run_s),
-            html.escape(status.last_error or ""),
-        )
-        for status in statuses
-    )
-    metrics_link = f'<a href="{html.escape(telemetry_path)}">Metrics</a> &middot; ' if telemetry_path else ""
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>cursor-exporter</title></head>
-<body><h1>cursor-exporter {html.escape(version)}</h1>{DEMO_BANNER if mode == "demo" else ""}
-<p>{metrics_link}<a href="/-/healthy">healthy</a>
-&middot; <a href="/-/ready">ready</a></p>
-<table border="1" cellpadding="4"><tr><th>collector</th><th>state</th><th>last success</th>
-<th>next sync</th><th>last error</th></tr>{rows}</table></body></html>
-"""
-    return page.encode()
+REALM = 'Basic realm="cursor-exporter"'
+HANDSHAKE_TIMEOUT_S = 30.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,6 +28,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        self._config = self.server.web_config.current
+        if self._config.users and not self._authorized():
+            self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8", {"WWW-Authenticate": REALM})
+            return
         cache = self.server.cache
         path = self.path.split("?", 1)[0]
         if path == self.server.telemetry_path:
@@ -79,11 +49,21 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"Not found\n", "text/plain; charset=utf-8")
 
+    def _authorized(self) -> bool:
+        scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return self.server.web_config.authorized(self._config, user, password)
+
     def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
+        for name, value in {**self._config.headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
@@ -97,10 +77,35 @@ class MetricsServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, cache: ExpositionCache, telemetry_path: str | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        cache: ExpositionCache,
+        telemetry_path: str | None,
+        web_config: WebConfigWatcher | None = None,
+    ) -> None:
         self.cache = cache
         self.telemetry_path = telemetry_path
+        self.web_config = web_config or WebConfigWatcher(None)
         super().__init__((host, port), _Handler)
+
+    def finish_request(self, request, client_address) -> None:
+        """Serve one connection, over TLS when the web config asks for it (the handshake in this thread)."""
+        tls = self.web_config.current.tls
+        if tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT_S)
+        try:
+            secure = tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as error:  # plain HTTP, a bad client certificate, a port scan
+            log.debug("TLS handshake with %s failed: %s", client_address[0], error)
+            return
+        try:
+            super().finish_request(secure, client_address)
+        finally:
+            secure.close()
 
     def start(self) -> threading.Thread:
         """Serve in a daemon thread."""

@@ -157,9 +157,9 @@ ACTIVITY_CYCLE_LINES = Family(
     "cursor_activity_cycle_lines",
     "gauge",
     ("change", "scope"),
-    "Lines changed in the editor this billing cycle: change added or deleted, "
-    "scope total (every edit, AI or not) or accepted (accepted AI suggestions).",
-    "/teams/daily-usage-data: totalLinesAdded/Deleted, acceptedLinesAdded/Deleted",
+    "Lines changed this billing cycle: change added or deleted; scope total (any edit) or accepted "
+    "(accepted AI suggestions).",
+    "/teams/daily-usage-data: *LinesAdded/Deleted",
 )
 
 ACTIVITY_CYCLE_EDITS = Family(
@@ -190,9 +190,8 @@ ACTIVITY_CYCLE_REQUESTS_BY_BILLING = Family(
     "cursor_activity_cycle_requests_by_billing",
     "gauge",
     ("billing",),
-    "Requests this billing cycle by how they were billed: included, api_key or usage_based "
-    "(raw counts, not billable units).",
-    "/teams/daily-usage-data: subscriptionIncludedReqs, apiKeyReqs, usageBasedReqs",
+    "Requests this billing cycle by how they were billed: included, api_key or usage_based (counts, not units).",
+    "/teams/daily-usage-data: *Reqs",
 )
 
 ACTIVITY_USERS_BY_CLIENT_VERSION = Family(

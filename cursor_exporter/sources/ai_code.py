@@ -129,9 +129,9 @@ REPO_CYCLE_CHARGED_USD = Family(
     "cursor_repo_cycle_charged_usd",
     "gauge",
     ("repo",),
-    "Cycle charged money in US dollars attributed to a repository: each user's cycle charge spread "
-    "by that user's AI lines added per repository; repo __unattributed__ holds the rest.",
-    "/analytics/ai-code/commits and /teams/filtered-usage-events; method in cursor_exporter/sources/ai_code.py",
+    "Cycle charged money in US dollars attributed to a repository by each user's AI lines added "
+    "there; __unattributed__ holds the rest.",
+    "AI code commits and usage events",
 )
 
 

@@ -37,8 +37,7 @@ AUDIT_EVENTS = Family(
     "cursor_audit_events_total",
     "counter",
     ("event_type", "application_type"),
-    "Events in the team's audit log (logins, member and role changes, settings, API keys, spend limits, ...), "
-    'by event type and application (cursor, grok_bot, or "none").',
+    "Events in the team's audit log by event type and application (cursor, grok_bot or none).",
     f"{TEAM_AUDIT_LOGS.path}: one per event_id",
 )
 

@@ -174,6 +174,17 @@ class Snapshot:
         return self.parts.get(name)
 
 
+@dataclass(frozen=True)
+class TeamOverview:
+    """Where a team's data comes from and how far its ledgers reach."""
+
+    team: str | None
+    api_url: str
+    storage: str
+    # ledger source -> (first hour stored, hour up to which everything is settled), epoch ms
+    coverage: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+
+
 class Source:
     """Base of every source. Subclasses set the class attributes and override what they do."""
 
@@ -209,6 +220,10 @@ class Source:
 
     def state(self) -> Any:
         """The immutable value the next snapshot holds for this source (None: nothing to show)."""
+        return None
+
+    def coverage(self) -> tuple[int | None, int | None] | None:
+        """For a source with a ledger: its first stored hour and the hour up to which all is settled."""
         return None
 
     @classmethod

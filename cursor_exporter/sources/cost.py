@@ -74,27 +74,27 @@ CYCLE_COST_USD = Family(
     "cursor_cycle_cost_usd",
     "gauge",
     ("component",),
-    "Cost of the current billing cycle in US dollars: component seats (paid seats x --billing.seat-price-usd) "
-    "and usage (on-demand charged money, kind Usage-based); their sum is the cycle's total cost.",
-    "/teams/members and /teams/filtered-usage-events",
+    "Cost of the current billing cycle in US dollars: component seats (paid seats x seat price) or "
+    "usage (on-demand charged money).",
+    "/teams/members and usage events",
 )
 
 BILLING_CYCLE_END_TIMESTAMP_SECONDS = Family(
     "cursor_billing_cycle_end_timestamp_seconds",
     "gauge",
     (),
-    "End of the current billing cycle, Unix seconds: Cursor's own figure when billing groups are "
-    "available, else one calendar month after the start.",
-    "/teams/groups billingCycle.cycleEnd, or /teams/spend subscriptionCycleStart + 1 month",
+    "End of the current billing cycle, Unix seconds: Cursor's figure with billing groups, else a "
+    "calendar month after the start.",
+    "/teams/groups or /teams/spend",
 )
 
 FORECAST_CYCLE_CHARGED_USD = Family(
     "cursor_forecast_cycle_charged_usd",
     "gauge",
     ("charge",),
-    "Forecast of the money charged by the end of the cycle in US dollars, for charge all or on_demand: "
-    "charged so far plus the trailing 7-day hourly rate times the hours left (see docs/forecast.md).",
-    "the ledger of /teams/filtered-usage-events",
+    "Forecast of the money charged by the cycle end in US dollars, charge all or on_demand: so far "
+    "plus the trailing 7-day rate.",
+    "the usage ledger",
 )
 
 BUDGET_USD = Family(

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from cursor_exporter import __version__
 from cursor_exporter.api.client import ApiError, Cancelled, CursorClient, FeatureUnavailable
-from cursor_exporter.sources.base import Snapshot, Source, SourceContext, SourceStatus, SourceWaiting
+from cursor_exporter.sources.base import Snapshot, Source, SourceContext, SourceStatus, SourceWaiting, TeamOverview
 from cursor_exporter.timegrid import HOUR_MS, wall_clock_ms
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,11 @@ class TeamEngine:
             status.last_api_requests,
             status.last_duration_s,
         )
+
+    def overview(self, team: str | None) -> TeamOverview:
+        """Where this team's data comes from, and how far each ledger reaches, for the landing page."""
+        coverage = {name: span for name, source in self.sources.items() if (span := source.coverage()) is not None}
+        return TeamOverview(team, self.context.client.base_url, str(self.context.store.path.parent), coverage)
 
     def _hidden(self, source: Source) -> bool:
         unavailable = source.feature is not None and self.features.get(source.feature) is False

@@ -13,6 +13,7 @@ from typing import Literal
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's schedule, not at scrape time."
+MAX_HELP = 200
 
 # The OTLP mapping. An OTLP name is the Prometheus name without ``_total`` and its unit suffix, with
 # dots after ``cursor`` and the group: ``cursor_usage_charged_usd_total`` is ``cursor.usage.charged``.
@@ -45,8 +46,8 @@ class Family:
 
     @property
     def help(self) -> str:
-        """HELP text: what it means, where it comes from, and that it is polled."""
-        return f"{self.meaning} Source: {self.source}. {POLLING_NOTE}"
+        """HELP text: what the value is and where it comes from (at most ``MAX_HELP`` characters)."""
+        return f"{self.meaning} Source: {self.source}."
 
     @property
     def otlp_name(self) -> str:

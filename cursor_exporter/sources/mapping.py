@@ -19,9 +19,9 @@ USER_INFO = Family(
     "cursor_user_info",
     "gauge",
     ("user",),
-    "Always 1, labelled with the columns of --metrics.user-mapping-file (team, cost center, ...) "
-    "for joins with any per-user family; the extra label names are the file's columns.",
-    "the user mapping file",
+    "Always 1, labelled with the user mapping file's columns (team, cost center, ...) for joins "
+    "with any per-user family.",
+    "--metrics.user-mapping-file",
     per_user=True,
 )
 

@@ -30,9 +30,9 @@ ORG_USAGE_EVENTS = Family(
     "cursor_org_usage_events_total",
     "counter",
     ORG_USAGE_LABELS,
-    "Usage events of each team of the organization (team = Cursor team id). Organization events "
-    "carry no cloud-agent or automation id, so those count as source=headless here.",
-    f"{_ORG_EVENTS}: one per event, by teamId",
+    "Usage events of each team of the organization (team = Cursor team id); cloud-agent and "
+    "automation events count as headless.",
+    f"{_ORG_EVENTS}: by teamId",
 )
 
 ORG_USAGE_TOKENS = Family(
@@ -79,9 +79,9 @@ ORG_USAGE_CONTRACT_CHARGED_USD = Family(
     "cursor_org_usage_contract_charged_usd",
     "gauge",
     ORG_USAGE_LABELS,
-    "Money charged per team since the pool's contract start in US dollars; exact, follows revisions. "
-    "Summed by team it reconciles with cursor_org_team_used_usd.",
-    f"{_ORG_EVENTS}: chargedCents / 100 since pool.contractStartDate",
+    "Money charged per team since the pool's contract start in US dollars; exact. Per team it "
+    "reconciles with cursor_org_team_used_usd.",
+    f"{_ORG_EVENTS}: chargedCents / 100",
 )
 
 ORG_USER_CHARGED_USD = Family(
@@ -98,7 +98,7 @@ ORG_USER_CONTRACT_CHARGED_USD = Family(
     "gauge",
     ("team", "user"),
     "Money charged per user of each team since the pool's contract start in US dollars; exact.",
-    f"{_ORG_EVENTS}: chargedCents / 100 since pool.contractStartDate, by teamId and userEmail",
+    f"{_ORG_EVENTS}: chargedCents / 100 by user",
     per_user=True,
 )
 

@@ -30,7 +30,7 @@ USAGE_TOKENS = Family(
     "counter",
     (*USAGE_LABELS, "token_type"),
     "Tokens used, by token type (input, output, cache_write, cache_read); request-based events add none.",
-    f"{_EVENTS}: tokenUsage.inputTokens/outputTokens/cacheWriteTokens/cacheReadTokens",
+    f"{_EVENTS}: tokenUsage.*Tokens",
 )
 
 USAGE_CHARGED_USD = Family(
@@ -61,9 +61,9 @@ USAGE_CHARGED_REVISED_DOWN_USD = Family(
     "cursor_usage_charged_revised_down_usd_total",
     "counter",
     USAGE_LABELS,
-    "Downward revisions of charged money that counters cannot follow; "
-    "cursor_usage_charged_usd_total minus this is Cursor's current figure.",
-    f"{_EVENTS}: decreases of chargedCents / 100 between re-fetches of a window",
+    "Downward revisions of charged money counters cannot follow; the charged counter minus this is "
+    "Cursor's current figure.",
+    f"{_EVENTS}: chargedCents decreases / 100",
 )
 
 USAGE_CYCLE_CHARGED_USD = Family(

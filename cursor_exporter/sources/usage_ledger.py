@@ -71,6 +71,11 @@ class LedgerSource(Source):
     ledger: Ledger | None = None
     cap: UserCap | None = None
 
+    def coverage(self) -> tuple[int | None, int | None] | None:
+        if self.ledger is None:
+            return None
+        return self.ledger.first_hour(), self.ledger.planning_start()
+
     def state(self) -> LedgerPart | None:
         if self.ledger is None or self.cap is None:
             return None

@@ -247,3 +247,18 @@ def test_production_values_of_the_readme_satisfy_the_schema(tmp_path):
     )
     result = check_jsonschema(values)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_web_config_secret_is_mounted_passed_and_switches_the_probes_to_the_port(tmp_path):
+    web = {"webConfig": {"existingSecret": "cursor-web"}}
+    probe = (
+        'and (has "--web.config.file=/etc/cursor-exporter-web/web-config.yml" $c.args) '
+        '(contains "secretName: cursor-web" $render.deployment) $c.livenessProbe.tcpSocket $c.readinessProbe.tcpSocket'
+    )
+    assert holds(tmp_path, probe, web)
+    assert holds(tmp_path, 'and $c.readinessProbe.httpGet (not (contains "web.config" $render.deployment))')
+
+
+def test_without_a_key_the_pod_serves_and_says_so_and_demo_is_explicit(tmp_path):
+    assert holds(tmp_path, 'eq (index $c.args 0) "serve"')
+    assert holds(tmp_path, 'eq (index $c.args 0) "demo"', {"demo": True})

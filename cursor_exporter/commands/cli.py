@@ -201,11 +201,6 @@ def _secret_flag(argv: list[str]) -> str | None:
 
 def _validate(settings: Settings, command: str) -> None:
     """Every setting ``command`` uses, read and checked now, so that a mistake is one line and exit 2."""
-    if command in ("serve", "check") and settings.team_sources() is None:
-        raise ConfigError(
-            "no API key: set CURSOR_API_KEY or CURSOR_API_KEY_FILE (or [[teams]] in --config.file); "
-            "`cursor-exporter demo` serves simulated data instead"
-        )
     if command in ("serve", "check", "demo", "backfill"):
         settings.resolve_user_hash_key()
         settings.resolve_model_map()
@@ -218,6 +213,11 @@ def _validate(settings: Settings, command: str) -> None:
                 load_web_config(settings.web_config_file)
             except WebConfigError as error:
                 raise ConfigError(str(error)) from None
+    if command in ("serve", "check") and settings.team_sources() is None:
+        raise ConfigError(
+            "no API key: set CURSOR_API_KEY or CURSOR_API_KEY_FILE (or [[teams]] in --config.file); "
+            "`cursor-exporter demo` serves simulated data instead"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -81,6 +81,7 @@ class OtlpPusher:
         instance_id: str,
         resource_attributes: Mapping[str, str] | None = None,
     ) -> None:
+        self.instance_id = instance_id
         reader = PeriodicExportingMetricReader(
             exporter,
             export_interval_millis=interval_s * 1000,

@@ -191,7 +191,7 @@ class ExporterProcess:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_for_url(self, timeout: float = 30.0) -> str:
+    def wait_for_url(self, timeout: float = HANG_GUARD_S) -> str:
         """The metrics URL the process announced."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -212,7 +212,7 @@ def scrape(base_url: str, path: str = "/metrics", headers: dict[str, str] | None
     return httpx.get(base_url + path, headers=headers or {}, timeout=10)
 
 
-def wait_for_sample(base_url: str, predicate, timeout: float) -> str:
+def wait_for_sample(base_url: str, predicate, timeout: float = HANG_GUARD_S) -> str:
     """Scrape until ``predicate(exposition_text)`` holds; returns that exposition."""
     deadline = time.monotonic() + timeout
     text = ""

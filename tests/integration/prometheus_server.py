@@ -39,7 +39,7 @@ class Prometheus:
 
 @contextmanager
 def running_prometheus(
-    binary: str, tsdb: Path, workdir: Path, start_timeout_s: float = 60, config_text: str | None = None
+    binary: str, tsdb: Path, workdir: Path, start_timeout_s: float = 300, config_text: str | None = None
 ) -> Iterator[Prometheus]:
     """Prometheus serving ``tsdb`` until the block exits; it scrapes nothing unless ``config_text`` says so."""
     config = workdir / "prometheus.yml"

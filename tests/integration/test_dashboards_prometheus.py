@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.integration.conftest import require_binary
+from tests.integration.conftest import HANG_GUARD_S, require_binary
 from tests.integration.prometheus_server import running_prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,6 @@ RULE_FILES = (
 # Fixed stand-ins for Grafana's interval variables: wide enough to span two demo syncs (30 s apart).
 WINDOWS = {"$__rate_interval": "2m", "$__range": "5m", "$__interval": "1m"}
 LABEL_VALUES = re.compile(r"^label_values\((?P<selector>.+),\s*(?P<label>\w+)\)$")
-DEADLINE_S = 90
 
 
 def scrape_config(target: str) -> str:
@@ -83,12 +82,12 @@ def test_every_dashboard_query_returns_data_from_the_demo_on_a_real_prometheus(e
     target = exporter.wait_for_url().removeprefix("http://")
     with running_prometheus(binary, tmp_path / "tsdb", tmp_path, config_text=scrape_config(target)) as prometheus:
         url = prometheus.url
-        deadline = time.monotonic() + DEADLINE_S
+        deadline = time.monotonic() + HANG_GUARD_S
         # A later usage sync has moved the token counters inside the rate window. (The demo's clock starts
         # at the real time: on a simulated weekend night only cloud agents and automations make events.)
         ready = "sum(changes(cursor_usage_tokens_total[2m])) >= 1"
         while not instant(url, ready):
-            assert time.monotonic() < deadline, f"no data within {DEADLINE_S}s:\n{exporter.output[-2000:]}"
+            assert time.monotonic() < deadline, f"no data within {HANG_GUARD_S}s:\n{exporter.output[-2000:]}"
             time.sleep(1)
 
         failures = []

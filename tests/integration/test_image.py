@@ -129,7 +129,7 @@ def test_writable_state_path_serves_health(installed, tmp_path):
             env=entrypoint_env(),
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 300
         while not (match := re.search(r"serving metrics on (http://127\.0\.0\.1:\d+)/", log.read_text())):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)

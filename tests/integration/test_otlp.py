@@ -98,3 +98,17 @@ def test_push_only_sidecar_serves_health_but_no_metrics_and_keeps_its_instance_i
             instance_ids.append(resource(receiver.requests[-1])["service.instance.id"])
         assert any(name == "cursor.usage.events" for name, _ in data_points(receiver.requests[0]))
     assert instance_ids[0] == instance_ids[1]
+
+
+def test_the_demo_pushes_under_an_instance_id_of_its_own(make_team, tmp_path):
+    team = make_team(users=3, cycle_start_days_ago=1)
+    settings = load_settings(
+        {"web_listen_address": "127.0.0.1:0", "storage_path": tmp_path, "otlp_endpoint": "http://127.0.0.1:9"}
+    )
+    source = [TeamSource(None, team.url, team.sim.config.api_key)]
+    live, demo = (Exporter(settings, source, clock_ms=team.clock.now_ms, mode=mode) for mode in ("live", "demo"))
+    try:
+        assert demo.otlp.instance_id == f"demo-{live.otlp.instance_id}"  # same ledger, never the same series
+    finally:
+        live.stop()
+        demo.stop()

@@ -114,3 +114,84 @@ def test_a_bad_web_config_file_exits_2_with_one_line(tmp_path, monkeypatch, caps
     assert main(["serve", f"--web.config.file={tmp_path / 'web.yml'}", f"--storage.path={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err and "crsr_unused_here" not in err
+
+
+def test_mutual_tls_admits_only_clients_with_a_certificate_from_the_ca(certificate, tmp_path):
+    ca_key, ca_crt, client_key, client_csr, client_crt = (
+        tmp_path / name for name in ("ca.key", "ca.crt", "client.key", "client.csr", "client.crt")
+    )
+    openssl = ["openssl"]
+    subprocess.run(
+        [
+            *openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=clients",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca_crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *openssl,
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=prometheus",
+            "-keyout",
+            str(client_key),
+            "-out",
+            str(client_csr),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *openssl,
+            "x509",
+            "-req",
+            "-in",
+            str(client_csr),
+            "-CA",
+            str(ca_crt),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            str(client_crt),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    config = tmp_path / "web.yml"
+    config.write_text(
+        f"tls_server_config:\n  cert_file: {certificate / 'server.crt'}\n  key_file: {certificate / 'server.key'}\n"
+        f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca_crt}\n"
+    )
+    server = MetricsServer("127.0.0.1", 0, ExpositionCache(), "/metrics", WebConfigWatcher(config))
+    server.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/-/healthy"
+    trusted = ssl.create_default_context(cafile=certificate / "server.crt")
+    try:
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(url, verify=trusted, timeout=30)
+        trusted.load_cert_chain(client_crt, client_key)
+        assert httpx.get(url, verify=trusted, timeout=30).status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -185,6 +185,6 @@ def test_clock_frozen_running_set_and_advance():
     time.sleep(0.02)
     assert fast.now_ms() >= 20_000
     real = SimClock()
-    assert abs(real.now_ms() - time.time() * 1000) < 1_000
+    assert abs(real.now_ms() - time.time() * 1000) < 60_000  # the wall clock, give or take a busy machine
     with pytest.raises(ValueError):
         SimClock(speed=-1)

@@ -21,6 +21,9 @@ from cursor_exporter.commands.config import ConfigError, load_settings
         (["--api.url=ftp://api.cursor.com"], "--api.url: must be an http:// or https:// URL"),
         (["--api.timeout=0"], "--api.timeout: must be more than 0s"),
         (["--sync.spend-interval=0"], "--sync.spend-interval must be at least 10s"),
+        (["--metrics.model-map-file=/nonexistent/models.toml"], "model map file /nonexistent/models.toml"),
+        (["--metrics.user-mapping-file=/nonexistent/users.csv"], "user mapping file /nonexistent/users.csv"),
+        (["check", "--org.api-key-file=/nonexistent/org.key", "--org.id=org_x"], "organization api key file"),
     ],
 )
 def test_invalid_config_exits_2_with_one_line_naming_the_fix(argv, expected, capsys):

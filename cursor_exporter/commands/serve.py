@@ -64,11 +64,14 @@ class TeamRuntime:
 
     @property
     def scheduled(self) -> tuple[str, ...]:
-        """The sources this team syncs on a schedule: sources others need first, then the rest."""
+        """The sources this team syncs on a schedule, in the order of their first sync: sources others need,
+        then the quick ones, then those whose first sync is a backfill."""
         needed = {need for name in self.engine.polled for need in BY_NAME[name].needs}
-        return tuple(
-            sorted(needed | set(self.engine.polled), key=lambda name: (name not in needed, POLLING.index(name)))
-        )
+
+        def first_sync_order(name: str) -> tuple[bool, bool, int]:
+            return name not in needed, BY_NAME[name].backfills, POLLING.index(name)
+
+        return tuple(sorted(needed | set(self.engine.polled), key=first_sync_order))
 
 
 class Exporter:

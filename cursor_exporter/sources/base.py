@@ -204,6 +204,7 @@ class Source:
     # Sources whose sync can change what this one renders (it is rendered again after theirs).
     reads: ClassVar[tuple[str, ...]] = ()
     organization: ClassVar[bool] = False  # reads through the organization key (first team only)
+    backfills: ClassVar[bool] = False  # a first sync may take minutes: started after the quick ones
     # A 403 on its feature hides its families; a source whose state is durable keeps showing it.
     hidden_when_unavailable: ClassVar[bool] = True
 

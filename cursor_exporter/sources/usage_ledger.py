@@ -68,6 +68,7 @@ class LedgerSource(Source):
     """Base of the two usage-event sources: a ledger, the scanner that fills it and its top-N cap."""
 
     ledger_families: ClassVar[LedgerFamilies]
+    backfills = True
     ledger: Ledger | None = None
     cap: UserCap | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 
 import pytest
@@ -37,12 +38,17 @@ def big_team_engine(tmp_path_factory):
     server = sim.serve()
     engines = {}
     closing = []
-    # The default settings (a team key only); the cap with an organization key too; no cap with one.
-    for name, cap, org in (("default", 0, False), ("cap100", 100, True), ("org", 0, True)):
+    origin = tmp_path_factory.mktemp("origin")
+    # The organization engine fetches everything once; the other two start from copies of its ledgers,
+    # as a restart would, so that their syncs fetch only what is still due. Same data, a third of the time.
+    for name, cap, org in (("org", 0, True), ("cap100", 100, True), ("default", 0, False)):
+        storage = origin if name == "org" else tmp_path_factory.mktemp(name) / "state"
+        if name != "org":
+            shutil.copytree(origin, storage)
         engine, closables = build_engine(
             server.url,
             config.api_key,
-            tmp_path_factory.mktemp(name),
+            storage,
             (*ALL_COLLECTORS, *ORG_COLLECTORS) if org else ALL_COLLECTORS,
             sim.clock.now_ms,
             top_users=cap,

@@ -116,10 +116,11 @@ def test_kill_9_mid_sync_then_restart_exports_the_truth_and_no_counter_decreases
 
 
 def test_strict_limits_are_never_exceeded(make_team, tmp_path):
-    # The simulator enforces a quarter of Cursor's limits per 2-second window; the client is given
-    # the same budget. A 25-day backfill needs far more requests than one window allows.
-    team = make_team(users=20, cycle_start_days_ago=25, rate_limit_period_s=2, rate_limit_scale=0.25)
-    engine = team.engine(tmp_path, rate_limit_share=0.25, rate_limit_period=2.0)
+    # The simulator enforces a twentieth of Cursor's limits per 2-second window (3 event requests), and
+    # the client is given the same budget. A 25-day backfill needs far more requests than one window
+    # allows, and even a busy machine sends 3 local requests within 2 s: the limiter has to wait.
+    team = make_team(users=20, cycle_start_days_ago=25, rate_limit_period_s=2, rate_limit_scale=0.05)
+    engine = team.engine(tmp_path, rate_limit_share=0.05, rate_limit_period=2.0)
     for name in ("spend", "members", "usage", "members", "spend"):
         assert engine.run(name)
     log = team.sim.request_log

@@ -80,7 +80,9 @@ class _GeneralSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CURSOR_EXPORTER_", extra="forbid", validate_default=True)
 
     api_url: str = Field("https://api.cursor.com", description="Cursor API base URL.")
-    api_key: SecretStr | None = Field(None, description="Admin API key. Without one `serve` exits 2 and says how to set it (`demo` needs none).")
+    api_key: SecretStr | None = Field(
+        None, description="Admin API key. Without one `serve` exits 2 and says how to set it (`demo` needs none)."
+    )
     api_key_file: Path | None = Field(None, description="File holding the API key, e.g. a Kubernetes secret mount.")
     teams: list[TeamKey] = Field(
         default_factory=list,

@@ -16,9 +16,10 @@ import pytest
 
 from cursor_exporter.api.client import CursorClient
 from cursor_exporter.ledger.store import Store
-from cursor_exporter.output.exposition import render
+from cursor_exporter.output.exposition import ExpositionCache, render
+from cursor_exporter.output.publisher import Publisher
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
-from cursor_exporter.sources import ENDPOINTS, SOURCES
+from cursor_exporter.sources import ENDPOINTS, SOURCES, SWITCHABLE
 from cursor_exporter.sources.base import BillingSettings, Shared, Snapshot, SourceContext, SourceOptions
 from cursor_exporter.sources.engine import TeamEngine
 from cursor_exporter.sources.labels import LabelPolicy
@@ -88,6 +89,15 @@ def build_engine(
     )
     engine = TeamEngine(context, sources, collectors, **({"publish": publish} if publish else {}))
     return engine, [c for c in (client, org_client, store, org_store) if c is not None]
+
+
+def published_engine(team, storage, collectors, sources=SOURCES, enabled=SWITCHABLE):
+    """An engine of ``team`` whose every sync is published, as ``serve`` publishes it, into the returned cache."""
+    cache = ExpositionCache()
+    publisher: list[Publisher] = []
+    engine = team.engine(storage, collectors, publish=lambda name: publisher[0].publish(name), sources=sources)
+    publisher.append(Publisher([(None, engine)], enabled, LabelPolicy(), cache, sources=sources))
+    return engine, cache
 
 
 class Team:

@@ -18,32 +18,35 @@ from cursor_exporter.output.webconfig import WebConfigWatcher
 from cursor_exporter.sources.exporter import EXPORTER_BUILD_INFO
 
 
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def self_signed(key, crt, subject: str, *extra: str) -> None:
+    """A self-signed certificate and its key, valid for two days."""
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        subject,
+        *extra,
+        "-keyout",
+        str(key),
+        "-out",
+        str(crt),
+    )
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, made by openssl."""
     folder = tmp_path_factory.mktemp("tls")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(folder / "server.key"),
-            "-out",
-            str(folder / "server.crt"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    self_signed(folder / "server.key", folder / "server.crt", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
     return folder
 
 
@@ -120,63 +123,33 @@ def test_mutual_tls_admits_only_clients_with_a_certificate_from_the_ca(certifica
     ca_key, ca_crt, client_key, client_csr, client_crt = (
         tmp_path / name for name in ("ca.key", "ca.crt", "client.key", "client.csr", "client.crt")
     )
-    openssl = ["openssl"]
-    subprocess.run(
-        [
-            *openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=clients",
-            "-keyout",
-            str(ca_key),
-            "-out",
-            str(ca_crt),
-        ],
-        check=True,
-        capture_output=True,
+    self_signed(ca_key, ca_crt, "/CN=clients")
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=prometheus",
+        "-keyout",
+        str(client_key),
+        "-out",
+        str(client_csr),
     )
-    subprocess.run(
-        [
-            *openssl,
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=prometheus",
-            "-keyout",
-            str(client_key),
-            "-out",
-            str(client_csr),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *openssl,
-            "x509",
-            "-req",
-            "-in",
-            str(client_csr),
-            "-CA",
-            str(ca_crt),
-            "-CAkey",
-            str(ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            str(client_crt),
-        ],
-        check=True,
-        capture_output=True,
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(client_csr),
+        "-CA",
+        str(ca_crt),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        str(client_crt),
     )
     config = tmp_path / "web.yml"
     config.write_text(

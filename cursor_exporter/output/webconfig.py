@@ -45,6 +45,7 @@ CLIENT_AUTH = {
 }
 # Forbidden as headers: they would break the exchange or the security exporter-toolkit promises.
 MAX_VERIFIED = 1024
+TLS_FILES = ("cert_file", "key_file", "client_ca_file")
 RESERVED_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "www-authenticate"})
 
 
@@ -59,6 +60,7 @@ class WebConfig:
     tls: ssl.SSLContext | None = None
     users: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     headers: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    files: tuple[Path, ...] = ()  # the certificate, key and CA files it was loaded from, watched for changes
 
 
 def _mapping(value: Any, where: str) -> dict:
@@ -123,10 +125,12 @@ def load_web_config(path: Path) -> WebConfig:
         reserved = [name for name in headers if name.lower() in RESERVED_HEADERS]
         if reserved:
             raise WebConfigError(f"http_server_config.headers may not set {reserved[0]}")
-        tls = _tls_context(_mapping(document.get("tls_server_config"), "tls_server_config"), path.parent)
+        tls_section = _mapping(document.get("tls_server_config"), "tls_server_config")
+        tls = _tls_context(tls_section, path.parent)
     except WebConfigError as error:
         raise WebConfigError(f"--web.config.file {path}: {error}") from None
-    return WebConfig(tls, MappingProxyType(users), MappingProxyType(headers))
+    files = tuple(path.parent / tls_section[key] for key in TLS_FILES if tls_section.get(key))
+    return WebConfig(tls, MappingProxyType(users), MappingProxyType(headers), files)
 
 
 class WebConfigWatcher:
@@ -143,7 +147,7 @@ class WebConfigWatcher:
         if self._path is None:
             return ()
         stamps = []
-        for path in (self._path, *self._named_files()):
+        for path in (self._path, *self._config.files):
             try:
                 stat = os.stat(path)
             except OSError:
@@ -151,14 +155,6 @@ class WebConfigWatcher:
             else:
                 stamps.append((stat.st_mtime_ns, stat.st_size))
         return tuple(stamps)
-
-    def _named_files(self) -> list[Path]:
-        try:
-            section = (yaml.safe_load(self._path.read_text()) or {}).get("tls_server_config") or {}
-        except (OSError, yaml.YAMLError, AttributeError):
-            return []
-        keys = ("cert_file", "key_file", "client_ca_file")
-        return [self._path.parent / section[key] for key in keys if section.get(key)]
 
     @property
     def current(self) -> WebConfig:

@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from prometheus_client.core import Metric
-from pydantic import Field, ValidationError
+from pydantic import Field, model_validator
 
-from cursor_exporter.api.client import CursorClient
 from cursor_exporter.api.endpoints import Endpoint
 from cursor_exporter.api.records import Email, Record
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext
@@ -61,24 +61,16 @@ class DailyRow(Record):
     most_used_model: str | None = Field(None, alias="mostUsedModel")
     counters: tuple[int, ...] = ()
 
+    @model_validator(mode="before")
     @classmethod
-    def from_api(cls, row: dict) -> DailyRow:
-        """Parse one API row (counters are collected into a tuple in ``COUNTERS`` order)."""
-        counters = tuple(int(row.get(field) or 0) for field in COUNTERS)
-        return cls.model_validate({**row, "counters": counters})
-
-
-def parse_daily_rows(client: CursorClient, rows: object) -> list[DailyRow]:
-    """The rows that parse; the rest are counted as malformed."""
-    parsed, errors = [], []
-    for row in rows if isinstance(rows, list) else []:
+    def _collect_counters(cls, row: Any) -> Any:
+        """The API's counter fields as one tuple in ``COUNTERS`` order."""
+        if not isinstance(row, dict):
+            return row  # rejected by validation, and so counted as malformed
         try:
-            parsed.append(DailyRow.from_api(row))
-        except (ValidationError, ValueError, TypeError) as error:
-            errors.append(error)
-    if errors:
-        client.stats.count_malformed(DAILY_USAGE.path, errors)
-    return parsed
+            return {**row, "counters": tuple(int(row.get(field) or 0) for field in COUNTERS)}
+        except TypeError as error:  # a list or an object where a count belongs
+            raise ValueError(str(error)) from None
 
 
 def due_days(first_day: int, today: int, fetched_at: Mapping[int, int], lookback_ms: int) -> list[int]:
@@ -297,7 +289,7 @@ class ActivitySource(Source):
             body = client.request(
                 DAILY_USAGE.method, DAILY_USAGE.path, {"startDate": first, "endDate": min(last + DAY_MS - 1, now)}
             )
-            rows = parse_daily_rows(client, body.get("data") if isinstance(body, dict) else None)
+            rows = client.parse_rows(DAILY_USAGE.path, DailyRow, body.get("data") if isinstance(body, dict) else None)
             days = list(range(first, last + 1, DAY_MS))
             kept = [
                 (floor_day(row.date), row.email, row.is_active, row.client_version, row.most_used_model, row.counters)

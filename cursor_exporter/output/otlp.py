@@ -24,7 +24,7 @@ from prometheus_client.core import Metric
 
 from cursor_exporter import __version__
 from cursor_exporter.sources import FAMILIES
-from cursor_exporter.sources.families import OTLP_ATTRIBUTES, Family
+from cursor_exporter.sources.families import Family, otlp_attribute
 
 SERVICE_NAME = "cursor-exporter"
 HTTP_METRICS_PATH = "/v1/metrics"
@@ -121,9 +121,7 @@ class OtlpPusher:
         # Every label of the sample, not only the declared ones: the team label of several teams and the
         # mapping file's columns on cursor_user_info are added at run time.
         for sample in self._samples.get(family.name.removesuffix("_total"), ()):
-            attributes = {
-                OTLP_ATTRIBUTES.get(label, f"cursor.{label}"): value for label, value in sample.labels.items()
-            }
+            attributes = {otlp_attribute(label): value for label, value in sample.labels.items()}
             yield Observation(sample.value, attributes)
 
     def force_flush(self) -> bool:

@@ -33,6 +33,11 @@ OTLP_COUNT_UNITS = {
 OTLP_ATTRIBUTES = {"model": "gen_ai.request.model", "token_type": "gen_ai.token.type"}
 
 
+def otlp_attribute(label: str) -> str:
+    """The OTLP attribute key of a Prometheus label."""
+    return OTLP_ATTRIBUTES.get(label, f"cursor.{label}")
+
+
 @dataclass(frozen=True)
 class Family:
     """One metric family: its contract with users."""
@@ -70,7 +75,7 @@ class Family:
     @property
     def otlp_attributes(self) -> tuple[str, ...]:
         """The OTLP attribute key of each label, in label order."""
-        return tuple(OTLP_ATTRIBUTES.get(label, f"cursor.{label}") for label in self.labels)
+        return tuple(otlp_attribute(label) for label in self.labels)
 
     def new(self) -> Metric:
         """An empty prometheus_client family for this definition."""

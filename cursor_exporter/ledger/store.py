@@ -136,6 +136,10 @@ class Store:
     def set_json(self, key: str, value: Any) -> None:
         self.set_state(key, json.dumps(value, separators=(",", ":")))
 
+    def first_bucket(self) -> int | None:
+        """The oldest hour with a fetch recorded, or None."""
+        return self._db.execute("SELECT MIN(hour_start) FROM usage_buckets").fetchone()[0]
+
     def bucket_states(self, from_hour: int) -> Iterable[tuple[int, int, int]]:
         """(hour_start, fetched_at, covered_until) for every bucket from ``from_hour`` on."""
         return self._db.execute(

@@ -172,7 +172,7 @@ class Ledger:
     @property
     def has_data(self) -> bool:
         """True when a previous run left usage in the ledger."""
-        return bool(self._store.bucket_states(0))
+        return self._store.first_bucket() is not None
 
     def _sum_hours_since(self, start_ms: int | None) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
         sums: dict[UsageKey, Tally] = {}
@@ -201,8 +201,7 @@ class Ledger:
 
     def first_hour(self) -> int | None:
         """The oldest hour the ledger has fetched, or None when empty."""
-        states = self._store.bucket_states(0)
-        return min(hour for hour, _, _ in states) if states else None
+        return self._store.first_bucket()
 
     def planning_start(self) -> int | None:
         """The oldest hour that may still need fetching (hours before it are settled)."""

@@ -103,8 +103,9 @@ class TeamEngine:
             error = str(waiting)
             log.warning("%s sync skipped: %s", source.name, error)
         except FeatureUnavailable as unavailable:
-            self._mark_unavailable(source.feature, unavailable)
-            if source.feature is None:  # a 403 on a route every plan has: the key lacks a scope
+            if source.feature is not None:
+                self._mark_unavailable(source.feature, unavailable)
+            else:  # a 403 on a route every plan has: the key lacks a scope
                 error = str(unavailable)
                 log.warning("%s sync failed: %s", source.name, error)
         except ApiError as failure:
@@ -120,9 +121,7 @@ class TeamEngine:
         """True while the source's feature is known unavailable and not yet due for a re-check."""
         return source.feature is not None and self.context.clock_ms() < self._feature_recheck_ms.get(source.feature, 0)
 
-    def _mark_unavailable(self, feature: str | None, error: FeatureUnavailable) -> None:
-        if feature is None:
-            return
+    def _mark_unavailable(self, feature: str, error: FeatureUnavailable) -> None:
         if self.features.get(feature) is not False:
             log.warning("%s unavailable on this plan or key (%s); re-checking hourly", feature, error.message)
         self.features[feature] = False

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 DEFAULT_PER_MINUTE = 20
 """Cursor's per-team limit for every route it does not list otherwise (API reference §2.1)."""
 
-# Route prefixes and exact routes that change state (API reference §9). Some reads are POST, so this is
-# a guard beside the allow-list, never a rule of its own.
+# Routes that change state (API reference §9), with the method that does (None: any). Some reads are
+# POST, and GET /teams/groups is a read, so this is a guard beside the allow-list, never a rule of its own.
 WRITE_ROUTES = (
-    re.compile(r"^/teams/(user-spend-limits?|remove-member)$"),
-    re.compile(r"^/teams/groups/.+"),
-    re.compile(r"^/settings/repo-blocklists/"),
-    re.compile(r"^/teams/model-access/"),
-    re.compile(r"^/organizations/(team-memberships|groups|teams)/"),
+    (None, re.compile(r"^/teams/(user-spend-limits?|remove-member)$")),
+    ("POST", re.compile(r"^/teams/groups$")),
+    (None, re.compile(r"^/teams/groups/.+")),
+    (None, re.compile(r"^/settings/repo-blocklists/")),
+    (None, re.compile(r"^/teams/model-access/")),
+    (None, re.compile(r"^/organizations/(team-memberships/|groups|teams/)")),
 )
 WRITE_METHODS = frozenset({"PUT", "PATCH", "DELETE"})
 
@@ -39,8 +40,10 @@ class Endpoint:
     etag: bool = False  # answers If-None-Match with a 304 that does not count against the rate limit
 
     def __post_init__(self) -> None:
-        writes = self.method in WRITE_METHODS or any(route.match(self.path) for route in WRITE_ROUTES)
-        if writes or (self.method == "POST" and self.path == "/teams/groups"):
+        writes = self.method in WRITE_METHODS or any(
+            method in (None, self.method) and route.match(self.path) for method, route in WRITE_ROUTES
+        )
+        if writes:
             raise WriteEndpointRefused(f"{self.method} {self.path} changes state; the exporter only reads")
 
     @property

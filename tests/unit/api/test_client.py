@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from cursor_exporter.api.client import ApiError, AuthError, CursorClient
-from cursor_exporter.api.endpoints import WriteEndpointRefused
+from cursor_exporter.api.endpoints import Endpoint, WriteEndpointRefused
 from cursor_exporter.ledger.scan import WindowScanner
 from cursor_exporter.ledger.windows import Window
 from cursor_exporter.sources import ENDPOINTS, READ_ENDPOINTS
@@ -185,3 +185,13 @@ def test_network_errors_name_the_host_and_the_reason():
     client, _ = mocked_client(refuse, max_retries=0)
     with pytest.raises(ApiError, match=r"cursor\.invalid: Connection refused"):
         fetch_members(client)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [*(route for route in WRITE_ENDPOINTS if route != ("GET", "/teams/spend")), ("POST", "/organizations/groups")],
+)
+def test_no_source_can_even_declare_a_write_endpoint(method, path):
+    with pytest.raises(WriteEndpointRefused):
+        Endpoint(method, path)
+    assert Endpoint("GET", "/teams/groups").route == ("GET", "/teams/groups")  # the read twin stays a read

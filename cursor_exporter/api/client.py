@@ -253,6 +253,10 @@ class CursorClient:
             raise FeatureUnavailable(path, status, _error_message(response))
         if status >= 400:
             raise ApiError(path, status, _error_message(response))
+        if status != 200:
+            # A redirect is never followed (it would carry the key to wherever it points), and no other
+            # status carries an answer: its body, even a well-formed page, must not replace stored data.
+            raise ApiError(path, status, f"unexpected status {status}; only 200 carries an answer")
         try:
             decoded = json.loads(response.content, parse_float=Decimal)
         except ValueError:

@@ -2,12 +2,14 @@
 
 Basic auth with the key as username, one sliding-window limiter per endpoint, Retry-After on 429,
 capped exponential backoff with jitter on 5xx and timeouts, and an allow-list that refuses every
-write endpoint before a byte leaves the process. It knows nothing of metrics: it counts what it did
-in :class:`ApiStats` and the exporter renders that.
+write endpoint before a byte leaves the process. Every request has a wall-clock deadline and a cap on
+its body, and any text the server sent is redacted of the key before it reaches an error or a log.
+It knows nothing of metrics: it counts what it did in :class:`ApiStats` and the exporter renders that.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -17,11 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
 from cursor_exporter import __version__
+from cursor_exporter.api.deadline import Deadline
 from cursor_exporter.api.endpoints import Endpoint, WriteEndpointRefused
 from cursor_exporter.api.ratelimit import SlidingWindowLimiter, limit_for
 from cursor_exporter.api.records import Record, parse_many
@@ -33,6 +37,9 @@ DEFAULT_RETRY_AFTER = 60.0
 # Statuses a retry can cure (429 has its own path through Retry-After); any other error fails at once,
 # e.g. a 501 from a server that is not Cursor's.
 TRANSIENT_STATUSES = frozenset({408, 500, 502, 503, 504})
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # a page of 1,000 usage events is about 1 MB
+REDACTED = "[REDACTED]"
+MAX_MESSAGE_CHARS = 300
 
 
 class ApiError(Exception):
@@ -107,17 +114,48 @@ class ApiStats:
             return dict(self.requests), dict(self.rate_limit_wait_seconds), dict(self.malformed_records)
 
 
-def _error_message(response: httpx.Response) -> str:
-    """The message of any of Cursor's error shapes, or a short note for a non-JSON body."""
+def secret_forms(api_key: str) -> tuple[str, ...]:
+    """The key as a server or proxy may echo it: as is, URL-encoded, and in base64 with and without the
+    Basic-auth colon (padding dropped, so a prefix matches too); longest first."""
+    forms = {api_key, quote(api_key, safe="")}
+    for credentials in (f"{api_key}:".encode(), api_key.encode()):
+        forms |= {base64.b64encode(credentials).decode(), base64.urlsafe_b64encode(credentials).decode()}
+    return tuple(sorted({form.rstrip("=") for form in forms} - {""}, key=len, reverse=True))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _error_message(response: httpx.Response, content: bytearray, secrets: Iterable[str]) -> str:
+    """The message of any of Cursor's error shapes, or a short note for a non-JSON body: server text, so
+    redacted of ``secrets`` and cut to one short line."""
+    message = "unrecognised error body"
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
-        return f"non-JSON body ({response.headers.get('content-type', 'unknown type')})"
-    if isinstance(body, dict):
-        parts = [str(body[key]) for key in ("error", "code", "outcome", "message") if body.get(key)]
-        if parts:
-            return ": ".join(dict.fromkeys(parts))
-    return "unrecognised error body"
+        message = f"non-JSON body ({response.headers.get('content-type', 'unknown type')})"
+    else:
+        if isinstance(body, dict):
+            parts = [str(body[key]) for key in ("error", "code", "outcome", "message") if body.get(key)]
+            message = ": ".join(dict.fromkeys(parts)) or message
+    return " ".join(redact(message, secrets).split())[:MAX_MESSAGE_CHARS]
+
+
+def _read_capped(response: httpx.Response, cap: int) -> bytearray | None:
+    """The decoded body, read as it streams in; None as soon as it (or its declared length) passes ``cap``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        return None
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > cap:
+            return None
+    return body
 
 
 def _retry_after(response: httpx.Response) -> float:
@@ -139,6 +177,7 @@ class CursorClient:
         rate_limit_share: float = 0.5,
         rate_limit_period: float = 60.0,
         timeout: float = 30.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_retries: int = 5,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
@@ -151,8 +190,13 @@ class CursorClient:
             base_url=base_url.rstrip("/"),
             auth=httpx.BasicAuth(api_key, ""),
             timeout=timeout,
+            # Each request opens its own connection, so that its Deadline sees the socket and can cut it.
+            limits=httpx.Limits(max_keepalive_connections=0),
             headers={"User-Agent": f"cursor-exporter/{__version__}", "Accept": "application/json"},
         )
+        self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
+        self._secrets = secret_forms(api_key)
         self._share = rate_limit_share
         self._period = rate_limit_period
         self._max_retries = max_retries
@@ -169,8 +213,12 @@ class CursorClient:
 
     @property
     def base_url(self) -> str:
-        """The API's base URL (the key is never part of it)."""
-        return str(self._http.base_url)
+        """The API's base URL, redacted of the key should one be written into it."""
+        return self.redact(str(self._http.base_url))
+
+    def redact(self, text: str) -> str:
+        """``text`` (from the server, or about it) with this client's key in every echoed form removed."""
+        return redact(text, self._secrets)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -230,41 +278,52 @@ class CursorClient:
         cache_key = (path, tuple(sorted((params or {}).items())))
         cached = self._etag_cache.get(cache_key) if endpoint.etag else None
         headers = {"If-None-Match": cached[0]} if cached else {}
-        try:
-            response = self._http.request(method, path, json=body, params=params, headers=headers)
-        except httpx.TimeoutException:
-            self.stats.count_request(path, "timeout")
-            raise _Retryable(0, "timed out") from None
-        except httpx.TransportError as error:
-            self.stats.count_request(path, "network")
-            reason = str(error) or type(error).__name__
-            raise _Retryable(0, f"{self._http.base_url.host}: {reason}") from None
+        response, content = self._exchange(method, path, json=body, params=params, headers=headers)
         status = response.status_code
         self.stats.count_request(path, str(status))
+        if content is None:
+            raise ApiError(path, status, f"response larger than {self._max_response_bytes} bytes")
         if status == 304 and cached:
             return cached[1]
         if status == 429:
             raise _Retryable(status, "rate limited", retry_after=_retry_after(response))
         if status in TRANSIENT_STATUSES:
-            raise _Retryable(status, _error_message(response))
+            raise _Retryable(status, _error_message(response, content, self._secrets))
         if status == 401:
-            raise AuthError(path, status, _error_message(response))
+            raise AuthError(path, status, _error_message(response, content, self._secrets))
         if status == 403:
-            raise FeatureUnavailable(path, status, _error_message(response))
+            raise FeatureUnavailable(path, status, _error_message(response, content, self._secrets))
         if status >= 400:
-            raise ApiError(path, status, _error_message(response))
+            raise ApiError(path, status, _error_message(response, content, self._secrets))
         if status != 200:
             # A redirect is never followed (it would carry the key to wherever it points), and no other
             # status carries an answer: its body, even a well-formed page, must not replace stored data.
             raise ApiError(path, status, f"unexpected status {status}; only 200 carries an answer")
         try:
-            decoded = json.loads(response.content, parse_float=Decimal)
+            decoded = json.loads(content, parse_float=Decimal)
         except ValueError:
             # A truncated body is a transport fault in disguise: the same request will likely succeed.
             raise _Retryable(status, "response body is not complete JSON") from None
         if endpoint.etag and response.headers.get("etag"):
             self._etag_cache[cache_key] = (response.headers["etag"], decoded)
         return decoded
+
+    def _exchange(self, method: str, path: str, **request: Any) -> tuple[httpx.Response, bytearray | None]:
+        """One request and its body (None when over the cap), all within the deadline, or a retryable failure."""
+        deadline = Deadline(self._timeout)
+        try:
+            with deadline, self._http.stream(method, path, **request, extensions={"trace": deadline.trace}) as response:
+                content = _read_capped(response, self._max_response_bytes)
+        except httpx.RequestError as error:
+            if not (deadline.expired or isinstance(error, httpx.TimeoutException)):
+                self.stats.count_request(path, "network")
+                reason = self.redact(str(error) or type(error).__name__)
+                raise _Retryable(0, f"{self._http.base_url.host}: {reason}") from None
+        else:
+            if not deadline.expired:  # a body that runs to the connection's close also "ends" when cut
+                return response, content
+        self.stats.count_request(path, "timeout")
+        raise _Retryable(0, f"timed out: no complete answer within {self._timeout:g}s")
 
     def parse_rows(self, path: str, model: type[R], rows: Any) -> list[R]:
         """Every row of ``rows`` that parses as ``model``; the rest are counted as malformed and logged once."""

@@ -43,6 +43,7 @@ BACKFILL_SETTINGS = LOG_SETTINGS | {
     "api_key_file",
     "api_rate_limit_share",
     "api_timeout",
+    "api_max_response_bytes",
     "api_max_retries",
     "org_api_key_file",
     "org_id",

@@ -101,7 +101,8 @@ class _GeneralSettings(BaseSettings):
         le=1,
         description="Share of Cursor's per-team rate limit this exporter may use; other tools share the rest.",
     )
-    api_timeout: Duration = Field(30.0, description="Timeout of one API request.")
+    api_timeout: Duration = Field(30.0, description="Deadline of one API request: connect, headers and whole body.")
+    api_max_response_bytes: int = Field(64 << 20, gt=0, description="Largest API response body; a bigger one fails.")
     api_max_retries: int = Field(5, ge=0, le=20, description="Retries of a 429, 5xx or timed-out request.")
 
     web_listen_address: str = Field(":9773", description="Address to serve metrics on, host:port.")

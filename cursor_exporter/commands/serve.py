@@ -45,6 +45,7 @@ def api_client(settings: Settings, api_url: str, key: str, **overrides) -> Curso
     options = {
         "rate_limit_share": settings.api_rate_limit_share,
         "timeout": settings.api_timeout,
+        "max_response_bytes": settings.api_max_response_bytes,
         "max_retries": settings.api_max_retries,
     }
     return CursorClient(api_url, key, endpoints=ENDPOINTS, **{**options, **overrides})

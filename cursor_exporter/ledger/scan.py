@@ -25,6 +25,19 @@ EVENTS_PAGE_SIZE = 1000
 PageProgress = Callable[[int, int], None]
 
 
+def _envelope(path: str, body: object) -> tuple[list, int, dict]:
+    """The events, reported total and pagination of a page; an answer without them is no answer at all.
+
+    An empty answer may only replace a window's stored hours when it says so: ``totalUsageEventsCount``
+    of 0 and an empty ``usageEvents`` list, not a bare ``{}``."""
+    if not isinstance(body, dict):
+        raise ApiError(path, 200, "response is not a JSON object")
+    rows, total, pagination = body.get("usageEvents"), body.get("totalUsageEventsCount"), body.get("pagination", {})
+    if not isinstance(rows, list) or type(total) is not int or total < 0 or not isinstance(pagination, dict):
+        raise ApiError(path, 200, "page lacks usageEvents, totalUsageEventsCount or pagination; not used")
+    return rows, total, pagination
+
+
 class InconsistentWindow(Exception):
     """A window's pages disagreed with totalUsageEventsCount on every attempt."""
 
@@ -70,14 +83,11 @@ class WindowScanner:
                 "pageSize": EVENTS_PAGE_SIZE,
             },
         )
-        if not isinstance(body, dict):
-            raise ApiError(path, 200, "response is not a JSON object")
-        rows = body.get("usageEvents") or []
+        rows, total, pagination = _envelope(path, body)
         events = self._client.parse_rows(path, UsageEvent, rows)
-        pagination = body.get("pagination") or {}
-        received = len(rows) if isinstance(rows, list) else 0
+        received = len(rows)
         return EventsPage(
-            total=int(body.get("totalUsageEventsCount") or 0),
+            total=total,
             has_next_page=bool(pagination.get("hasNextPage")),
             events=tuple(events),
             received=received,

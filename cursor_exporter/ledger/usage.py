@@ -1,22 +1,27 @@
-"""The usage ledger: hourly aggregates of usage events, replaced window by window.
+"""The usage ledger: aggregates of usage events per UTC hour, replaced window by window.
 
 Each fetched window's aggregate replaces what was stored for its hours, so a re-fetch is idempotent
-and events need no id. Per series the ledger keeps two running sums, persisted in the same
-transaction as the window:
+and events need no id. The hour that holds a period start (a billing cycle's or a contract's, at any
+millisecond) is stored as two buckets, before and from the start, so the period's sums are exact.
+
+Per series and hour the ledger also keeps the *peak*: the highest figure Cursor ever reported for it.
+A counter exported to Prometheus is the sum of the peaks, kept as two running sums persisted in the
+same transaction as the window:
 
 * ``total``: the sum of the stored hours, which follows Cursor's revisions up and down;
-* ``revised``: the sum of every downward change ever applied.
+* ``revised``: how far the peaks lie above the stored hours (a downward revision, or an answer that
+  lacked events, that a counter cannot follow).
 
-A counter exported to Prometheus is ``total + revised``: it rises with every new event and upward
-revision and never falls, across re-fetches and restarts. The current-cycle gauges are plain sums of
-the stored hours since the cycle start, so they are exact and follow revisions both ways.
+So a counter never falls, and an hour that goes down and comes back up leaves it where it would be had
+it never gone down: it only rises when an hour climbs past its own peak. The period gauges are plain
+sums of the stored buckets since the period start, so they are exact and follow revisions both ways.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -26,7 +31,7 @@ from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.windows import BucketState, Window
 from cursor_exporter.money import ZERO, is_on_demand
-from cursor_exporter.timegrid import floor_hour
+from cursor_exporter.timegrid import HOUR_MS, floor_hour
 
 
 class UsageKey(NamedTuple):
@@ -57,6 +62,12 @@ class Tally(NamedTuple):
 
 
 EMPTY = Tally()
+
+# State keys: the applied period start, a new one waiting for its hour to be fetched again split, and every
+# start ever seen (each one's hour is stored split at it).
+CYCLE_START = "cycle_start_ms"
+PENDING_START = "pending_cycle_start_ms"
+PERIOD_STARTS = "period_starts_ms"
 
 
 def add(a: Tally, b: Tally) -> Tally:
@@ -89,15 +100,52 @@ def tally_event(event: UsageEvent) -> Tally:
     )
 
 
-def aggregate(events: Iterable[UsageEvent], by_team: bool = False) -> dict[tuple[int, UsageKey], Tally]:
-    """Sum events per (hour, series); ``by_team`` keeps each event's ``teamId`` (organization events)."""
+def peak(a: Tally, b: Tally) -> Tally:
+    """Field-wise maximum."""
+    return Tally(*(max(x, y) for x, y in zip(a, b, strict=True)))
+
+
+def bucket_finder(splits: Iterable[int]) -> Callable[[int], int]:
+    """The bucket of a timestamp: its hour, or the latest of ``splits`` (period starts) inside that hour at
+    or before it."""
+    by_hour: dict[int, list[int]] = defaultdict(list)
+    for split in sorted(set(splits)):
+        if split != floor_hour(split):
+            by_hour[floor_hour(split)].append(split)
+
+    def bucket(timestamp: int) -> int:
+        hour = floor_hour(timestamp)
+        for split in reversed(by_hour.get(hour, ())):
+            if split <= timestamp:
+                return split
+        return hour
+
+    return bucket
+
+
+def aggregate(
+    events: Iterable[UsageEvent], by_team: bool = False, splits: Iterable[int] = ()
+) -> dict[tuple[int, UsageKey], Tally]:
+    """Sum events per (bucket, series); ``by_team`` keeps each event's ``teamId`` (organization events).
+
+    A bucket is the event's hour, split at each of ``splits`` inside it (see :func:`bucket_finder`).
+    """
+    bucket = bucket_finder(splits)
     sums: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
     for event in events:
         team = (event.team_id or "unknown") if by_team else ""
         key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source, team)
-        slot = (floor_hour(event.timestamp), key)
+        slot = (bucket(event.timestamp), key)
         sums[slot] = add(sums[slot], tally_event(event))
     return dict(sums)
+
+
+def by_hour(buckets: Mapping[tuple[int, UsageKey], Tally]) -> dict[tuple[int, UsageKey], Tally]:
+    """Bucket sums folded into whole hours."""
+    hours: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
+    for (bucket, key), tally in buckets.items():
+        hours[(floor_hour(bucket), key)] = add(hours[(floor_hour(bucket), key)], tally)
+    return dict(hours)
 
 
 def _to_row(key: UsageKey, tally: Tally) -> tuple[tuple, tuple]:
@@ -131,7 +179,11 @@ def _add_charge(a: HourCharge, b: HourCharge) -> HourCharge:
 
 @dataclass(frozen=True)
 class UsageView:
-    """An immutable view of the ledger for one snapshot."""
+    """An immutable view of the ledger for one snapshot.
+
+    ``counters`` are the peaks' sums, ``revised`` how far they lie above Cursor's current figures, ``cycle``
+    the sums since the period start and ``cycle_hourly`` its charges per bucket (keyed by bucket start).
+    """
 
     counters: Mapping[UsageKey, Tally]
     revised: Mapping[UsageKey, Tally]
@@ -146,6 +198,10 @@ class WindowResult:
 
     events: int
     revised_down: bool
+
+
+def _rows(rows: Iterable[tuple[int, tuple, tuple]]) -> dict[tuple[int, UsageKey], Tally]:
+    return {(start, usage_key): tally for start, key, values in rows for usage_key, tally in [_from_row(key, values)]}
 
 
 class Ledger:
@@ -165,36 +221,72 @@ class Ledger:
             usage_key, total = _from_row(key, values)
             self._totals[usage_key] = total
             self._revised[usage_key] = _from_row(key, revised)[1]
-        stored_start = store.get_state("cycle_start_ms")
-        self.cycle_start_ms: int | None = int(stored_start) if stored_start else None
-        self._cycle, self._cycle_hourly = self._sum_hours_since(self.cycle_start_ms)
+        self._splits: list[int] = store.get_json(PERIOD_STARTS) or []
+        self.cycle_start_ms: int | None = _int_state(store, CYCLE_START)
+        self.pending_start_ms: int | None = _int_state(store, PENDING_START)
+        if self.cycle_start_ms is not None:
+            self._split_at(self.cycle_start_ms)  # a ledger from before split hours fetches its start's hour again
+        self._cycle, self._cycle_hourly = self._sum_since(self.cycle_start_ms)
 
     @property
     def has_data(self) -> bool:
         """True when a previous run left usage in the ledger."""
         return self._store.first_bucket() is not None
 
-    def _sum_hours_since(self, start_ms: int | None) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
+    def _sum_since(self, start_ms: int | None) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
         sums: dict[UsageKey, Tally] = {}
         hourly: dict[int, HourCharge] = {}
         if start_ms is None:
             return sums, hourly
-        for hour, key, values in self._store.hour_rows(floor_hour(start_ms)):
-            usage_key, tally = _from_row(key, values)
-            sums[usage_key] = add(sums.get(usage_key, EMPTY), tally)
-            hourly[hour] = _add_charge(hourly.get(hour, HourCharge()), _hour_charge(usage_key, tally))
+        for (bucket, key), tally in _rows(self._store.hour_rows(start_ms)).items():
+            sums[key] = add(sums.get(key, EMPTY), tally)
+            hourly[bucket] = _add_charge(hourly.get(bucket, HourCharge()), _hour_charge(key, tally))
         return sums, hourly
 
     def set_cycle_start(self, start_ms: int) -> None:
-        """Record the period start (the billing cycle, or the organization's contract); a new one re-sums
-        the period gauges. A start earlier than the planning start moves planning back to fetch it."""
+        """Record the period start (the billing cycle, or the organization's contract).
+
+        A new start re-sums the period gauges. When its hour was stored whole, the start is *pending*: the
+        gauges keep the old period until the next sync has fetched that hour again, split at the start,
+        so they move from one exact figure to the other. A start earlier than the planning start moves
+        planning back to fetch it."""
         if start_ms == self.cycle_start_ms:
+            self._set_pending(None)
+            return
+        if start_ms == self.pending_start_ms:
             return
         planning = self.planning_start()
         if planning is not None and floor_hour(start_ms) < planning:
             self.set_planning_start(floor_hour(start_ms))
-        self._store.set_state("cycle_start_ms", str(start_ms))
-        cycle, hourly = self._sum_hours_since(start_ms)
+        if self._split_at(start_ms):
+            self._set_pending(start_ms)
+        else:
+            self._apply_start(start_ms)
+
+    def _split_at(self, start_ms: int) -> bool:
+        """Split future fetches of ``start_ms``'s hour at it; True when that hour was stored whole before and
+        is now due again."""
+        if start_ms == floor_hour(start_ms) or start_ms in self._splits:
+            return False
+        self._splits.append(start_ms)
+        self._store.set_json(PERIOD_STARTS, self._splits)
+        if floor_hour(start_ms) not in self.bucket_states(floor_hour(start_ms)):
+            return False
+        self._store.forget_bucket(floor_hour(start_ms))
+        planning = self.planning_start()
+        if planning is not None and floor_hour(start_ms) < planning:
+            self.set_planning_start(floor_hour(start_ms))
+        return True
+
+    def _set_pending(self, start_ms: int | None) -> None:
+        if start_ms != self.pending_start_ms:
+            self._store.set_state(PENDING_START, "" if start_ms is None else str(start_ms))
+            self.pending_start_ms = start_ms
+
+    def _apply_start(self, start_ms: int) -> None:
+        self._store.set_state(CYCLE_START, str(start_ms))
+        self._set_pending(None)
+        cycle, hourly = self._sum_since(start_ms)
         with self._lock:
             self.cycle_start_ms = start_ms
             self._cycle, self._cycle_hourly = cycle, hourly
@@ -205,15 +297,25 @@ class Ledger:
 
     def planning_start(self) -> int | None:
         """The oldest hour that may still need fetching (hours before it are settled)."""
-        stored = self._store.get_state("planning_start_ms")
+        stored = _int_state(self._store, "planning_start_ms")
         if stored is not None:
-            return int(stored)
+            return stored
         return floor_hour(self.cycle_start_ms) if self.cycle_start_ms is not None else None
 
     def hours(self, first_hour: int, last_hour: int | None = None) -> Iterator[tuple[int, UsageKey, Tally]]:
         """Stored usage of each hour in [first_hour, last_hour] (open-ended when None), per series."""
-        for hour, key, values in self._store.hour_rows(first_hour, last_hour):
-            yield (hour, *_from_row(key, values))
+        last_ms = None if last_hour is None else floor_hour(last_hour) + HOUR_MS - 1
+        for (hour, key), tally in sorted(by_hour(_rows(self._store.hour_rows(first_hour, last_ms))).items()):
+            yield hour, key, tally
+
+    def forget_fetches_after(self, instant_ms: int) -> int | None:
+        """Forget fetches stamped after ``instant_ms`` (the host clock ran ahead, then was set right), so that
+        the hours they wrongly settled are fetched again; returns the oldest such hour."""
+        first = self._store.forget_buckets_fetched_after(instant_ms)
+        planning = self.planning_start()
+        if first is not None and planning is not None and first < planning:
+            self.set_planning_start(first)
+        return first
 
     def set_planning_start(self, hour_ms: int) -> None:
         self._store.set_state("planning_start_ms", str(hour_ms))
@@ -225,35 +327,43 @@ class Ledger:
         }
 
     def replace_window(self, window: Window, events: Iterable[UsageEvent], fetched_at_ms: int) -> WindowResult:
-        """Atomically replace the stored usage of ``window``'s hours with these events' aggregate."""
-        first, last = window.hours[0], window.hours[-1]
-        new = aggregate(events, self._by_team)
-        old = {
-            (hour, usage_key): tally
-            for hour, key, values in self._store.hour_rows(first, last)
-            for usage_key, tally in [_from_row(key, values)]
-        }
-        delta: dict[UsageKey, Tally] = {}
-        cycle_delta: dict[UsageKey, Tally] = {}
+        """Atomically replace the stored usage of ``window``'s hours with these events' aggregate.
+
+        Per hour and series the counters rise only past the hour's peak: a window that went down (a
+        revision, or an answer that lacked events) and comes back up leaves them where they were."""
+        first, last = window.hours[0], window.hours[-1] + HOUR_MS - 1
+        new = aggregate(events, self._by_team, self._splits)
+        old = _rows(self._store.hour_rows(first, last))
+        old_excess = _rows(self._store.peak_rows(first, last))
+        new_hours, old_hours = by_hour(new), by_hour(old)
+        excess: dict[tuple[int, UsageKey], Tally] = {}
+        total_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
+        revised_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
+        for slot in new_hours.keys() | old_hours.keys() | old_excess.keys():
+            key = slot[1]
+            now, before, held = new_hours.get(slot, EMPTY), old_hours.get(slot, EMPTY), old_excess.get(slot, EMPTY)
+            above = subtract(peak(add(before, held), now), now)
+            if above != EMPTY:
+                excess[slot] = above
+            total_delta[key] = add(total_delta[key], subtract(now, before))
+            revised_delta[key] = add(revised_delta[key], subtract(above, held))
+        cycle_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
         hourly_delta: dict[int, HourCharge] = {}
-        cycle_hour = floor_hour(self.cycle_start_ms) if self.cycle_start_ms is not None else None
+        start = self.cycle_start_ms
         for slot in old.keys() | new.keys():
-            hour, key = slot
-            change = subtract(new.get(slot, EMPTY), old.get(slot, EMPTY))
-            delta[key] = add(delta.get(key, EMPTY), change)
-            if cycle_hour is not None and hour >= cycle_hour:
-                cycle_delta[key] = add(cycle_delta.get(key, EMPTY), change)
-                hourly_delta[hour] = _add_charge(hourly_delta.get(hour, HourCharge()), _hour_charge(key, change))
-        updated: list[tuple[UsageKey, Tally, Tally]] = []
-        revised_down = False
-        for key, change in delta.items():
-            if change == EMPTY:
-                continue
-            down = downward_part(change)
-            revised_down = revised_down or down != EMPTY
-            updated.append((key, add(self._totals.get(key, EMPTY), change), add(self._revised.get(key, EMPTY), down)))
+            bucket, key = slot
+            if start is not None and bucket >= start:
+                change = subtract(new.get(slot, EMPTY), old.get(slot, EMPTY))
+                cycle_delta[key] = add(cycle_delta[key], change)
+                hourly_delta[bucket] = _add_charge(hourly_delta.get(bucket, HourCharge()), _hour_charge(key, change))
+        updated = [
+            (key, add(self._totals.get(key, EMPTY), total_delta[key]), add(self._revised.get(key, EMPTY), change))
+            for key, change in revised_delta.items()
+            if change != EMPTY or total_delta[key] != EMPTY
+        ]
         with self._store.transaction() as db:
-            self._store.replace_hours(db, first, last, ((h, *_to_row(k, t)) for (h, k), t in new.items()))
+            self._store.replace_hours(db, first, last, ((b, *_to_row(k, t)) for (b, k), t in new.items()))
+            self._store.replace_peaks(db, first, last, ((h, *_to_row(k, t)) for (h, k), t in excess.items()))
             self._store.upsert_totals(db, ((*_to_row(k, t), _to_row(k, r)[1]) for k, t, r in updated))
             self._store.mark_buckets(db, window.hours, fetched_at_ms, window.end_ms)
         with self._lock:
@@ -262,8 +372,11 @@ class Ledger:
                 self._revised[key] = revised
             for key, change in cycle_delta.items():
                 self._cycle[key] = add(self._cycle.get(key, EMPTY), change)
-            for hour, charge in hourly_delta.items():
-                self._cycle_hourly[hour] = _add_charge(self._cycle_hourly.get(hour, HourCharge()), charge)
+            for bucket, charge in hourly_delta.items():
+                self._cycle_hourly[bucket] = _add_charge(self._cycle_hourly.get(bucket, HourCharge()), charge)
+        if self.pending_start_ms is not None and first <= self.pending_start_ms <= last:
+            self._apply_start(self.pending_start_ms)
+        revised_down = any(downward_part(change) != EMPTY for change in total_delta.values())
         return WindowResult(sum(t.events for t in new.values()), revised_down)
 
     def view(self) -> UsageView:
@@ -277,3 +390,8 @@ class Ledger:
                 cycle_start_ms=self.cycle_start_ms,
                 cycle_hourly=MappingProxyType(dict(self._cycle_hourly)),
             )
+
+
+def _int_state(store: Store, key: str) -> int | None:
+    value = store.get_state(key)
+    return int(value) if value else None

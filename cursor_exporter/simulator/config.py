@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_KINDS = frozenset({"500", "502", "503", "504", "429", "timeout", "truncate"})
+# Beyond failures, answers that are not the truth: on an events route "empty" serves a well-formed empty
+# page, "short" a self-consistent page missing its second half, "envelope" a bare {} and "redirect" a 302
+# (to another host) whose body is an empty page.
+MISANSWER_KINDS = frozenset({"empty", "short", "envelope", "redirect"})
+FAULT_KINDS = frozenset({"500", "502", "503", "504", "429", "timeout", "truncate"}) | MISANSWER_KINDS
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,16 @@ class SimulatorConfig:
     org_team_users: int | None = None
     org_pool_limit_cents: int = 5_000_000
     org_contract_start_days_ago: int | None = None  # default: cycle_start_days_ago
+    # [guess] the pool may come without contract dates: then its period is the team's billing cycle.
+    org_contract_dates: bool = True
 
     cycle_start_days_ago: int = 10
+    # Subscriptions are anchored at the moment they were bought: the first cycle (and, by default, the
+    # contract) starts this many ms after midnight UTC; every later cycle at the same instant of the day.
+    cycle_start_offset_ms: int = 0
+    # Events pinned around every cycle and contract start: two in the millisecond before, two in the very
+    # millisecond of the start, one just after (usage-based, so each carries money).
+    boundary_events: bool = False
     events_per_user_per_day: float = 40.0
     audit_events_per_day: float = 8.0  # mean non-roster audit-log events per weekday (0: roster events only)
     audit_logs_enterprise_only: bool = False  # [guess] audit logs work on both plans; True: 403 without Enterprise
@@ -71,6 +83,8 @@ class SimulatorConfig:
             raise ValueError("org_team_ids must be non-empty and unique")
         if self.org_team_users is not None and self.org_team_users < 1:
             raise ValueError("org_team_users must be >= 1")
+        if not 0 <= self.cycle_start_offset_ms < 86_400_000:
+            raise ValueError("cycle_start_offset_ms must be within a day: 0 <= offset < 86400000")
         if self.audit_events_per_day < 0:
             raise ValueError("audit_events_per_day must be >= 0")
         if self.rate_limit_period_s <= 0 or self.rate_limit_scale <= 0:

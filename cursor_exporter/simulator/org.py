@@ -43,7 +43,7 @@ def team_charged(sim: World, team: Team, start_ms: int, end_ms: int, now_ms: int
 
 def pooled_usage_payload(sim: World, now_ms: int) -> tuple[dict, list[dict]]:
     """The ``/organizations/pooled-usage`` body and per-team exact details for the truth."""
-    contract_start, contract_end = sim.contract_bounds()
+    contract_start, contract_end = sim.org_period_bounds(now_ms)
     teams, details = [], []
     used_total = Decimal(0)
     for position, (team_id, team) in enumerate(sim.org_teams.items()):
@@ -61,9 +61,9 @@ def pooled_usage_payload(sim: World, now_ms: int) -> tuple[dict, list[dict]]:
         "limitCents": limit,
         "usedCents": served_number(used_total),
         "remainingCents": served_number(Decimal(limit) - used_total),
-        "contractStartDate": iso(contract_start),
-        "contractEndDate": iso(contract_end),
     }
+    if sim.config.org_contract_dates:
+        pool |= {"contractStartDate": iso(contract_start), "contractEndDate": iso(contract_end)}
     return {"pool": pool, "teams": teams}, details
 
 
@@ -88,7 +88,7 @@ def org_events(
 def truth_org(sim: World, start_ms: int | None, end_ms: int | None) -> dict:
     """See ``Simulator.truth_org``; ``usage``/``users`` default to contract start to now."""
     now = sim.now_ms()
-    start_ms = sim.contract_bounds()[0] if start_ms is None else int(start_ms)
+    start_ms = sim.org_period_bounds(now)[0] if start_ms is None else int(start_ms)
     end_ms = now if end_ms is None else int(end_ms)
     payload, details = pooled_usage_payload(sim, now)
     pool = dict(payload["pool"])
@@ -111,7 +111,7 @@ def truth_org(sim: World, start_ms: int | None, end_ms: int | None) -> dict:
         usage, users = usage_and_users(sim.visible_events(start_ms, end_ms, now, team=team), now)
         usage_rows.extend({"teamId": team_id, **row} for row in usage)
         user_rows.extend({"teamId": team_id, **row} for row in users)
-    start, end = sim.contract_bounds()
+    start, end = sim.org_period_bounds(now)
     return {
         "now": now,
         "organizationId": sim.config.organization_id,

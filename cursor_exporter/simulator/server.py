@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from .api import handle_api
+from .config import MISANSWER_KINDS
 from .control import handle_control
 from .wire import INTERNAL_ERROR, Response, json_response, proxy_error_page
 from .wire import rate_limited as rate_limited_response
@@ -65,6 +66,8 @@ class _Handler(BaseHTTPRequestHandler):
             authorization = self.headers.get("Authorization")
             if_none_match = self.headers.get("If-None-Match")
             response = handle_api(sim, self.command, path, query, authorization, raw_body, if_none_match)
+            if fault in MISANSWER_KINDS and response.status == 200 and path.endswith("/filtered-usage-events"):
+                response = _misanswer(fault, response)
         sim.record_request(path, response.status)
         self._send(response, truncate=truncate)
 
@@ -90,6 +93,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def _misanswer(fault: str, truth: Response) -> Response:
+    """An events answer that is not the truth (see ``MISANSWER_KINDS``)."""
+    page = json.loads(truth.body)
+    if fault == "envelope":
+        return json_response(200, {})
+    events = page["usageEvents"]
+    kept = events[: len(events) // 2] if fault == "short" else []
+    page |= {"totalUsageEventsCount": len(kept), "usageEvents": kept}
+    page["pagination"] |= {"numPages": 1 if kept else 0, "hasNextPage": False}
+    if fault == "redirect":
+        return json_response(302, page, {"Location": "http://198.51.100.7/teams/filtered-usage-events"})
+    return json_response(200, page)
 
 
 def _fault_response(sim: World, fault: str) -> Response:

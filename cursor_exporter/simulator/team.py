@@ -9,7 +9,7 @@ simulator decides from the clock what is visible and which value is current.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .catalog import CURSOR_TOKEN_FEE_CENTS_PER_TOKEN, MODELS
@@ -64,8 +64,10 @@ class Team:
         epoch_ms: int,
         late_arrivals: bool = True,
         revisions: bool = True,
+        pinned: Callable[[int], list[int]] | None = None,
     ) -> None:
         self.seed = seed
+        self._pinned = pinned
         self.events_per_user_per_day = events_per_user_per_day
         self.late_arrivals = late_arrivals
         self.revisions = revisions
@@ -123,8 +125,19 @@ class Team:
                     twin = self._member_event(rng, ts, member, week, _HourContext(), model=event.model)
                     twins.append((ts, twin))
         drafts.extend(twins)
+        if self._pinned is not None:
+            drafts.extend(self._pinned_events(hour, week))
         drafts.sort(key=lambda item: item[0])  # stable: same-ms events keep generation order
         return tuple(_with_sequence(event, seq) for seq, (_, event) in enumerate(drafts))
+
+    def _pinned_events(self, hour: int, week: int) -> Iterator[tuple[int, UsageEvent]]:
+        """Usage-based events at the timestamps ``pinned`` asks for in this hour, by the first member then."""
+        rng = random.Random(f"{self.seed}:{hour}:pinned")  # its own stream: the hour's other events stay as they were
+        for ts in self._pinned(hour) if self._pinned else ():
+            member = next((m for m in self.members if m.is_member_at(ts)), None)
+            if member is not None:
+                model = self._pick_model(rng, member.persona, week)
+                yield ts, self._costed_event(rng, ts, member.email, member.index, model, KIND_USAGE_BASED)
 
     def _pick_model(self, rng: random.Random, persona: Persona, week: int) -> str:
         model = rng.choice(persona.favourite_models) if rng.random() < 0.8 else rng.choice(sorted(MODELS))

@@ -35,7 +35,7 @@ from .faults import FaultInjector, RateLimiter
 from .money import exact, served_number
 from .roster import Member, billing_group_index
 from .team import Team
-from .units import CYCLE_MS, DAY_MS
+from .units import CYCLE_MS, DAY_MS, HOUR_MS
 
 
 class World:
@@ -44,15 +44,18 @@ class World:
     def __init__(self, config: SimulatorConfig | None = None, clock: SimClock | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.clock = clock or SimClock()
-        start_day_ms = self.clock.now_ms() // DAY_MS * DAY_MS
-        self.first_cycle_start_ms = start_day_ms - self.config.cycle_start_days_ago * DAY_MS
+        self.start_day_ms = self.clock.now_ms() // DAY_MS * DAY_MS
+        self.first_cycle_start_ms = (
+            self.start_day_ms - self.config.cycle_start_days_ago * DAY_MS + self.config.cycle_start_offset_ms
+        )
         self.team = Team(
             seed=self.config.seed,
             users=self.config.users,
             events_per_user_per_day=self.config.events_per_user_per_day,
-            epoch_ms=start_day_ms,
+            epoch_ms=self.start_day_ms,
             late_arrivals=self.config.late_arrivals,
             revisions=self.config.revisions,
+            pinned=self.boundary_timestamps if self.config.boundary_events else None,
         )
         self.audit_log = AuditLog(self.team, self.config.audit_events_per_day, self.config.late_arrivals)
         self._org_teams: dict[int, Team] | None = None
@@ -86,6 +89,14 @@ class World:
         index = (at_ms - self.first_cycle_start_ms) // CYCLE_MS
         start = self.first_cycle_start_ms + index * CYCLE_MS
         return start, start + CYCLE_MS
+
+    def boundary_timestamps(self, hour: int) -> list[int]:
+        """Timestamps of the events pinned around the cycle and contract starts in UTC hour number ``hour``."""
+        first, last = hour * HOUR_MS, (hour + 1) * HOUR_MS - 1
+        cycle_start = self.cycle_bounds(first)[0]
+        starts = {cycle_start, cycle_start + CYCLE_MS, self.contract_bounds()[0]}
+        pinned = (offset for start in sorted(starts) for offset in (start - 1, start - 1, start, start, start + 1))
+        return [ts for ts in pinned if first <= ts <= last]
 
     def retention_horizon_ms(self, now_ms: int) -> int | None:
         days = self.config.retention_days
@@ -128,9 +139,10 @@ class World:
                         seed=org_team_seed(self.config.seed, team_id),
                         users=self.config.org_team_users or self.config.users,
                         events_per_user_per_day=self.config.events_per_user_per_day,
-                        epoch_ms=self.first_cycle_start_ms + self.config.cycle_start_days_ago * DAY_MS,
+                        epoch_ms=self.start_day_ms,
                         late_arrivals=self.config.late_arrivals,
                         revisions=self.config.revisions,
+                        pinned=self.boundary_timestamps if self.config.boundary_events else None,
                     )
                 self._org_teams = teams
             return self._org_teams
@@ -139,6 +151,14 @@ class World:
     def team_id(self) -> int:
         """The simulator's own team id (the first of ``org_team_ids``)."""
         return self.config.org_team_ids[0]
+
+    def org_period_bounds(self, now_ms: int) -> tuple[int, int]:
+        """``(start, end)``, both inclusive, of the pool's period: its contract, or without contract dates
+        the billing cycle containing ``now_ms``."""
+        if self.config.org_contract_dates:
+            return self.contract_bounds()
+        start, end = self.cycle_bounds(now_ms)
+        return start, end - 1
 
     def contract_bounds(self) -> tuple[int, int]:
         """``(start, end)`` of the org contract, both inclusive epoch ms (365 days)."""

@@ -67,7 +67,7 @@ class UserCap:
     def __init__(self, store: Store, top_users: int) -> None:
         self._store = store
         self.top_users = top_users
-        self._picked = frozenset(store.get_json(TRACKED_USERS) or ())
+        self._picked = store.get_json(TRACKED_USERS, frozenset) or frozenset()
 
     @property
     def tracked(self) -> frozenset[str] | None:
@@ -165,7 +165,7 @@ class Snapshot:
     tracked_users: frozenset[str] | None = None  # the team cap's picks; None: no cap
     api_requests: Mapping[tuple[str, str], int] = field(default_factory=lambda: _EMPTY)
     rate_limit_waits: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
-    malformed_records: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    malformed_records: Mapping[tuple[str, str], int] = field(default_factory=lambda: _EMPTY)  # (endpoint, reason)
     windows_fetched: int = 0
     windows_inconsistent: int = 0
 
@@ -214,6 +214,12 @@ class Source:
     @property
     def restored(self) -> bool:
         """True when a previous run left state to serve at once."""
+        return False
+
+    @property
+    def stale(self) -> bool:
+        """True when a sync of a source this one ``reads`` left this one needing a sync of its own at once
+        (a new billing cycle whose boundary hour must be fetched again)."""
         return False
 
     def fetch(self) -> None:

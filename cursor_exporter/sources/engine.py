@@ -69,9 +69,17 @@ class TeamEngine:
         return self.sources[name]
 
     def run(self, name: str) -> bool:
-        """Sync one source, record how it went, publish; True on success."""
+        """Sync one source, record how it went, publish; True on success.
+
+        A polled source that reads this one and is left stale by its sync (a billing-cycle rollover onto an
+        hour the usage ledger holds whole) is synced too, before the publish, so that no snapshot mixes
+        the new cycle with the old one's figures."""
         self._running = name
         ok = self._sync(self.sources[name]) is None
+        for reader in self.polled:
+            source = self.sources[reader]
+            if name in source.reads and source.stale:
+                self._sync(source)
         self._publish(name)
         return ok
 

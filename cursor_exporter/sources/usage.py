@@ -58,12 +58,11 @@ USAGE_REQUEST_UNITS = Family(
 )
 
 USAGE_CHARGED_REVISED_DOWN_USD = Family(
-    "cursor_usage_charged_revised_down_usd_total",
-    "counter",
+    "cursor_usage_charged_revised_down_usd",
+    "gauge",
     USAGE_LABELS,
-    "Downward revisions of charged money counters cannot follow; the charged counter minus this is "
-    "Cursor's current figure.",
-    f"{_EVENTS}: chargedCents decreases / 100",
+    "Charged money the counter holds above Cursor's current figure (downward revisions a counter can't follow).",
+    f"{_EVENTS}: hourly peak minus current chargedCents / 100",
 )
 
 USAGE_CYCLE_CHARGED_USD = Family(
@@ -144,6 +143,7 @@ class UsageSource(LedgerSource):
         self.ledger = Ledger(context.store)
         self.cap = context.shared.cap
         context.shared.on_cycle_start(self.ledger.set_cycle_start)  # a rollover shows at spend's sync
+        self.synced_start_ms = self.ledger.cycle_start_ms
         self.scanner = WindowScanner(context.client, TEAM_EVENTS, counts=context.scans)
 
     @property
@@ -152,4 +152,4 @@ class UsageSource(LedgerSource):
 
     def fetch(self) -> None:
         self.ledger.set_cycle_start(self.context.shared.require_cycle_start(self.name))
-        sync_windows(self.context, self.ledger, self.scanner, self.cap)
+        sync_windows(self, self.scanner)

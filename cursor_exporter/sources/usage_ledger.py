@@ -20,7 +20,7 @@ from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add
 from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
 from cursor_exporter.money import cents_by_user, dollars
-from cursor_exporter.sources.base import Snapshot, Source, SourceContext, UserCap
+from cursor_exporter.sources.base import Snapshot, Source, UserCap
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
 
@@ -77,6 +77,16 @@ class LedgerSource(Source):
             return None
         return self.ledger.first_hour(), self.ledger.planning_start()
 
+    synced_start_ms: int | None = None  # the period start the last sync left applied
+
+    @property
+    def stale(self) -> bool:
+        """A new period start since the last sync (a rollover): the sums of the new period are due at once."""
+        ledger = self.ledger
+        if ledger is None or self.synced_start_ms is None:
+            return False
+        return ledger.pending_start_ms is not None or ledger.cycle_start_ms != self.synced_start_ms
+
     def state(self) -> LedgerPart | None:
         if self.ledger is None or self.cap is None:
             return None
@@ -87,14 +97,16 @@ class LedgerSource(Source):
         return render_ledger(snapshot.part(cls.name), labels, cls.ledger_families)
 
 
-def sync_windows(
-    context: SourceContext, ledger: Ledger, scanner: WindowScanner, cap: UserCap, max_windows: int | None = None
-) -> None:
-    """Fetch the due windows (at most ``max_windows``, oldest first, but always the newest), each in its
-    own transaction, then let the top-N cap pick its users once the ledger is caught up."""
+def sync_windows(source: LedgerSource, scanner: WindowScanner, max_windows: int | None = None) -> None:
+    """Fetch the source's due windows (at most ``max_windows``, oldest first, but always the newest), each in
+    its own transaction, then let the top-N cap pick its users once the ledger is caught up."""
+    context, ledger, cap = source.context, source.ledger, source.cap
+    assert ledger is not None and cap is not None, "a ledger source syncs once it has its ledger"
     options = context.options
-    planning_start = ledger.planning_start()
     sync_end = context.clock_ms() - options.end_delay_ms
+    if (future := ledger.forget_fetches_after(sync_end)) is not None:
+        log.warning("%s: hours from %d on were fetched by a clock ahead of now; fetching again", source.name, future)
+    planning_start = ledger.planning_start()
     lookback = options.settle_lookback_ms
     due = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), lookback)
     windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
@@ -113,6 +125,7 @@ def sync_windows(
     ledger.set_planning_start(
         first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), lookback)
     )
+    source.synced_start_ms = ledger.cycle_start_ms
     if len(windows) == len(due):  # caught up (a window that kept changing must not block picks for good)
         # Picked from a backfill's first windows the cap would keep early spenders for good.
         cap.pick(cents_by_user((key.user, tally.charged_cents) for key, tally in ledger.view().counters.items()))

@@ -96,7 +96,7 @@ def test_org_usage_refetch_is_idempotent_counters_never_fall_and_a_restart_resum
         revised = {
             labels: value
             for (name, labels), value in later.items()
-            if name == "cursor_org_usage_charged_revised_down_usd_total"
+            if name == "cursor_org_usage_charged_revised_down_usd"
         }
         revised_any = revised_any or any(revised.values())
         for (name, labels), value in expected.items():

@@ -102,7 +102,7 @@ def test_refetch_is_idempotent_and_late_events_and_revisions_are_caught(make_tea
         revised = {
             labels: value
             for (name, labels), value in now.items()
-            if name == "cursor_usage_charged_revised_down_usd_total"
+            if name == "cursor_usage_charged_revised_down_usd"
         }
         revised_any = revised_any or any(revised.values())
         for (name, labels), value in expected_usage(truth, cycle=False).items():

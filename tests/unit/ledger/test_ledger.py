@@ -56,7 +56,11 @@ def test_downward_revision_lowers_cycle_gauge_but_not_the_counter(tmp_path):
     assert view.revised[KEY].charged_cents == Decimal("3")
     ledger.replace_window(window, [event(T0 + 1, "7"), event(T0 + 2, "5"), event(T0 + 3, "1")], T0 + 3 * HOUR_MS)
     view = ledger.view()
-    assert view.counters[KEY].charged_cents == Decimal("16")  # later increases still count
+    assert view.counters[KEY].charged_cents == Decimal("15")  # 13 is below the hour's peak: the counter holds
+    assert view.revised[KEY].charged_cents == Decimal("2")
+    ledger.replace_window(window, [event(T0 + 1, "7"), event(T0 + 2, "5"), event(T0 + 3, "4")], T0 + 4 * HOUR_MS)
+    view = ledger.view()
+    assert view.counters[KEY].charged_cents == Decimal("16")  # past the peak, it rises with the hour again
     assert view.counters[KEY].charged_cents - view.revised[KEY].charged_cents == view.cycle[KEY].charged_cents
 
 

@@ -48,7 +48,7 @@ TEAM_WIDE = (
     + f"cursor_org_usage_request_units_total{{{T1}}} 1.0\n"
     + f"cursor_org_usage_request_units_total{{{T2}}} 0.0\n"
     + head(ORG_USAGE_CHARGED_REVISED_DOWN_USD)
-    + f"cursor_org_usage_charged_revised_down_usd_total{{{T2}}} 0.005\n"
+    + f"cursor_org_usage_charged_revised_down_usd{{{T2}}} 0.005\n"
     + head(ORG_USAGE_CONTRACT_CHARGED_USD)
     + f"cursor_org_usage_contract_charged_usd{{{T1}}} 1.002\n"
     + f"cursor_org_usage_contract_charged_usd{{{T2}}} 0.001\n"

@@ -67,7 +67,7 @@ def test_every_family_rolls_series_up_exactly_and_sorts_them():
         + f"cursor_usage_request_units_total{{{INCLUDED}}} 1.5\n"
         + f"cursor_usage_request_units_total{{{ON_DEMAND}}} 0.0\n"
         + head(USAGE_CHARGED_REVISED_DOWN_USD)
-        + f"cursor_usage_charged_revised_down_usd_total{{{ON_DEMAND}}} 0.001\n"
+        + f"cursor_usage_charged_revised_down_usd{{{ON_DEMAND}}} 0.001\n"
         + head(USAGE_CYCLE_CHARGED_USD)
         + f"cursor_usage_cycle_charged_usd{{{INCLUDED}}} 2.5\n"
         + f"cursor_usage_cycle_charged_usd{{{ON_DEMAND}}} 0.002\n"

@@ -28,7 +28,7 @@ from cursor_exporter import __version__
 from cursor_exporter.api.deadline import Deadline
 from cursor_exporter.api.endpoints import Endpoint, WriteEndpointRefused
 from cursor_exporter.api.ratelimit import SlidingWindowLimiter, limit_for
-from cursor_exporter.api.records import Record, parse_many
+from cursor_exporter.api.records import OUTSIDE_WINDOW, Record, malformed_reason, parse_many
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound=Record)
@@ -78,8 +78,8 @@ class ApiStats:
         self._lock = threading.Lock()
         self.requests: Counter[tuple[str, str]] = Counter()
         self.rate_limit_wait_seconds: Counter[str] = Counter()
-        self.malformed_records: Counter[str] = Counter()
-        self._logged_malformed: set[tuple[str, str]] = set()
+        self.malformed_records: Counter[tuple[str, str]] = Counter()
+        self._logged_malformed: set[tuple[str, str, str]] = set()
 
     def count_request(self, endpoint: str, code: str) -> None:
         with self._lock:
@@ -89,19 +89,32 @@ class ApiStats:
         with self._lock:
             self.rate_limit_wait_seconds[endpoint] += seconds
 
-    def count_malformed(self, endpoint: str, errors: list[Exception]) -> None:
-        """Count unparseable records and log each distinct kind of problem once per process."""
+    def count_malformed(self, endpoint: str, errors: list[Exception], reason: str = OUTSIDE_WINDOW) -> None:
+        """Count records left out by (endpoint, reason) and log each distinct (endpoint, reason, field) once.
+
+        A ValidationError counts under the reason its first error maps to (:func:`malformed_reason`); any
+        other exception under ``reason``, by default ``outside_window``: an event the scanner received for
+        a window it did not ask for.
+        """
         with self._lock:
-            self.malformed_records[endpoint] += len(errors)
             for error in errors:
                 if isinstance(error, ValidationError):
-                    first = error.errors()[0]
-                    signature = f"{'.'.join(map(str, first['loc']))}: {first['type']}"
+                    first = error.errors(include_url=False, include_input=False)[0]
+                    why = malformed_reason(first["type"])
+                    field = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
+                    detail = first["msg"]
                 else:
-                    signature = str(error)
-                if (endpoint, signature) not in self._logged_malformed:
-                    self._logged_malformed.add((endpoint, signature))
-                    log.warning("malformed record from %s skipped and counted: %s", endpoint, signature)
+                    why, field, detail = reason, "", str(error)
+                self.malformed_records[(endpoint, why)] += 1
+                if (endpoint, why, field) not in self._logged_malformed:
+                    self._logged_malformed.add((endpoint, why, field))
+                    log.warning(
+                        "malformed record from %s skipped and counted (%s): %s%s",
+                        endpoint,
+                        why,
+                        f"{field}: " if field else "",
+                        detail,
+                    )
 
     def total_requests(self) -> int:
         """Requests sent so far, whatever their outcome."""
@@ -109,7 +122,7 @@ class ApiStats:
             return sum(self.requests.values())
 
     def copy(self) -> tuple[dict, dict, dict]:
-        """A consistent copy of (requests, waits, malformed)."""
+        """A consistent copy of (requests by (endpoint, code), waits by endpoint, malformed by (endpoint, reason))."""
         with self._lock:
             return dict(self.requests), dict(self.rate_limit_wait_seconds), dict(self.malformed_records)
 

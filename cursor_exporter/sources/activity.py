@@ -18,7 +18,7 @@ from prometheus_client.core import Metric
 from pydantic import Field, model_validator
 
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import Email, Record
+from cursor_exporter.api.records import Count, Email, EpochMs, Record
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
@@ -55,22 +55,19 @@ class DailyRow(Record):
     """One user-day of /teams/daily-usage-data; counters missing or null count as 0."""
 
     email: Email = ""
-    date: int
+    date: EpochMs
     is_active: bool = Field(True, alias="isActive")
     client_version: str | None = Field(None, alias="clientVersion")
     most_used_model: str | None = Field(None, alias="mostUsedModel")
-    counters: tuple[int, ...] = ()
+    counters: tuple[Count, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
     def _collect_counters(cls, row: Any) -> Any:
-        """The API's counter fields as one tuple in ``COUNTERS`` order."""
+        """The API's counter fields as one tuple in ``COUNTERS`` order, each validated as a count."""
         if not isinstance(row, dict):
             return row  # rejected by validation, and so counted as malformed
-        try:
-            return {**row, "counters": tuple(int(row.get(field) or 0) for field in COUNTERS)}
-        except TypeError as error:  # a list or an object where a count belongs
-            raise ValueError(str(error)) from None
+        return {**row, "counters": tuple(row.get(field) or 0 for field in COUNTERS)}
 
 
 def due_days(first_day: int, today: int, fetched_at: Mapping[int, int], lookback_ms: int) -> list[int]:

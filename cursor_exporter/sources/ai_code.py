@@ -20,7 +20,7 @@ from prometheus_client.core import Metric
 from pydantic import Field
 
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import Email, Record
+from cursor_exporter.api.records import Count, Email, Record
 from cursor_exporter.money import cents_by_user, dollars
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
@@ -38,12 +38,12 @@ class AiCommit(Record):
     user_email: Email = Field("", alias="userEmail")
     repo_name: str | None = Field(None, alias="repoName")
     commit_source: str | None = Field(None, alias="commitSource")
-    tab_lines_added: int | None = Field(0, alias="tabLinesAdded")
-    tab_lines_deleted: int | None = Field(0, alias="tabLinesDeleted")
-    composer_lines_added: int | None = Field(0, alias="composerLinesAdded")
-    composer_lines_deleted: int | None = Field(0, alias="composerLinesDeleted")
-    non_ai_lines_added: int | None = Field(0, alias="nonAiLinesAdded")
-    non_ai_lines_deleted: int | None = Field(0, alias="nonAiLinesDeleted")
+    tab_lines_added: Count | None = Field(0, alias="tabLinesAdded")
+    tab_lines_deleted: Count | None = Field(0, alias="tabLinesDeleted")
+    composer_lines_added: Count | None = Field(0, alias="composerLinesAdded")
+    composer_lines_deleted: Count | None = Field(0, alias="composerLinesDeleted")
+    non_ai_lines_added: Count | None = Field(0, alias="nonAiLinesAdded")
+    non_ai_lines_deleted: Count | None = Field(0, alias="nonAiLinesDeleted")
 
     @property
     def repo(self) -> str:

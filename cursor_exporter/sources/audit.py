@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, Field
 
 from cursor_exporter.api.client import ApiError, CursorClient
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import Record, iso_ms
+from cursor_exporter.api.records import Instant, Record
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
@@ -42,15 +42,17 @@ AUDIT_EVENTS = Family(
 )
 
 
-def _event_id(value: object) -> str | None:
-    return None if value in (None, "") else str(value)
+def _event_id(value: object) -> object:
+    if value == "":
+        return None
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class AuditEvent(Record):
     """One event of /teams/audit-logs (snake_case keys); ``timestamp`` is ISO 8601 (epoch ms tolerated)."""
 
     event_id: Annotated[str, BeforeValidator(_event_id)]
-    timestamp: Annotated[int, BeforeValidator(iso_ms)]
+    timestamp: Instant
     event_type: str = "unknown"
     application_type: str | None = Field(None)
 

@@ -1,5 +1,6 @@
 """Source ``exporter`` (always on): the exporter's own health: per-source success, duration and API
-calls, API requests by outcome, rate-limit waits, malformed records, windows and plan features."""
+calls, API requests by outcome, rate-limit waits, malformed records by reason, label values cut to length,
+windows and plan features."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 
+from cursor_exporter.api.records import REASONS
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
-from cursor_exporter.sources.labels import LabelPolicy
+from cursor_exporter.sources.labels import MAX_LABEL_LENGTH, LabelPolicy, truncated_values
 
 REVISION = os.environ.get("CURSOR_EXPORTER_REVISION", "unknown")  # set by the image build
 
@@ -66,9 +68,17 @@ EXPORTER_RATE_LIMIT_WAIT_SECONDS = Family(
 EXPORTER_MALFORMED_RECORDS = Family(
     "cursor_exporter_malformed_records_total",
     "counter",
-    ("endpoint",),
-    "API records that could not be parsed; they are missing from every other family.",
+    ("endpoint", "reason"),
+    f"API records left out, by reason: {', '.join(REASONS)}; they are missing from every other family.",
     "the exporter's API client",
+)
+
+EXPORTER_LABEL_VALUES_TRUNCATED = Family(
+    "cursor_exporter_label_values_truncated_total",
+    "counter",
+    (),
+    f"Distinct label values longer than {MAX_LABEL_LENGTH} characters, cut to that length (ending in ~ and a hash).",
+    "the exporter's rendering",
 )
 
 EXPORTER_USAGE_WINDOWS_FETCHED = Family(
@@ -120,6 +130,7 @@ class ExporterSource(Source):
         EXPORTER_API_REQUESTS,
         EXPORTER_RATE_LIMIT_WAIT_SECONDS,
         EXPORTER_MALFORMED_RECORDS,
+        EXPORTER_LABEL_VALUES_TRUNCATED,
         EXPORTER_USAGE_WINDOWS_FETCHED,
         EXPORTER_USAGE_WINDOWS_INCONSISTENT,
         EXPORTER_FEATURE_AVAILABLE,
@@ -152,8 +163,10 @@ class ExporterSource(Source):
         for endpoint, seconds in sorted(snapshot.rate_limit_waits.items()):
             waits.add_metric((endpoint,), seconds)
         malformed = EXPORTER_MALFORMED_RECORDS.new()
-        for endpoint, count in sorted(snapshot.malformed_records.items()):
-            malformed.add_metric((endpoint,), count)
+        for (endpoint, reason), count in sorted(snapshot.malformed_records.items()):
+            malformed.add_metric((endpoint, reason), count)
+        truncated = EXPORTER_LABEL_VALUES_TRUNCATED.new()
+        truncated.add_metric((), truncated_values())
         fetched = EXPORTER_USAGE_WINDOWS_FETCHED.new()
         fetched.add_metric((), snapshot.windows_fetched)
         inconsistent = EXPORTER_USAGE_WINDOWS_INCONSISTENT.new()
@@ -163,4 +176,4 @@ class ExporterSource(Source):
             features.add_metric((feature,), 1 if available else 0)
         build = EXPORTER_BUILD_INFO.new()
         build.add_metric((snapshot.version, REVISION, platform.python_version(), snapshot.mode), 1)
-        yield from (api, waits, malformed, fetched, inconsistent, features, build)
+        yield from (api, waits, malformed, truncated, fetched, inconsistent, features, build)

@@ -7,10 +7,13 @@ with :meth:`Family.new`; the registry collects them for ``docs/metrics.md`` (gen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from cursor_exporter.sources.labels import bounded
 
 POLLING_NOTE = "Refreshed by polling the Cursor Admin API on the exporter's schedule, not at scrape time."
 MAX_HELP = 200
@@ -77,8 +80,25 @@ class Family:
         """The OTLP attribute key of each label, in label order."""
         return tuple(otlp_attribute(label) for label in self.labels)
 
-    def new(self) -> Metric:
-        """An empty prometheus_client family for this definition."""
+    def new(self, labels: tuple[str, ...] | None = None) -> Metric:
+        """An empty prometheus_client family for this definition (``labels`` for a family whose label names
+        come from configuration); every label value added to it is bounded in length."""
+        names = self.labels if labels is None else labels
         if self.type == "counter":
-            return CounterMetricFamily(self.name.removesuffix("_total"), self.help, labels=self.labels)
-        return GaugeMetricFamily(self.name, self.help, labels=self.labels)
+            return _BoundedCounter(self.name.removesuffix("_total"), self.help, labels=names)
+        return _BoundedGauge(self.name, self.help, labels=names)
+
+
+class _BoundedLabels:
+    """``add_metric`` with each label value passed through :func:`bounded`: the one path label values take."""
+
+    def add_metric(self, labels: Sequence[str], value: float, *args: Any, **kwargs: Any) -> None:
+        super().add_metric([bounded(label) for label in labels], value, *args, **kwargs)  # type: ignore[misc]
+
+
+class _BoundedCounter(_BoundedLabels, CounterMetricFamily):
+    pass
+
+
+class _BoundedGauge(_BoundedLabels, GaugeMetricFamily):
+    pass

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
 from prometheus_client.core import Metric
 from pydantic import Field
 
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import Email, OpaqueId, Record, iso_ms
+from cursor_exporter.api.records import Count, Email, OpaqueId, Record, TotalCents, iso_ms
 from cursor_exporter.money import ZERO, dollars
 from cursor_exporter.sources.base import Snapshot, Source, SourceContext
 from cursor_exporter.sources.families import Family
@@ -26,7 +25,7 @@ class GroupMember(Record):
     """A current member of a billing group."""
 
     email: Email = ""
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
+    spend_cents: TotalCents = Field(ZERO, alias="spendCents")
 
 
 class BillingGroup(Record):
@@ -34,8 +33,8 @@ class BillingGroup(Record):
 
     id: OpaqueId = None
     name: str = "unknown"
-    member_count: int = Field(0, alias="memberCount")
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
+    member_count: Count = Field(0, alias="memberCount")
+    spend_cents: TotalCents = Field(ZERO, alias="spendCents")
     current_members: tuple[GroupMember, ...] = Field((), alias="currentMembers")
 
 

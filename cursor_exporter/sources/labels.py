@@ -1,14 +1,63 @@
-"""Label policy: what the `user` and `model` labels say, and the per-user cardinality cap."""
+"""Label policy: what the `user` and `model` labels say, the per-user cardinality cap, and the bound on
+the length of every label value."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import threading
 from collections.abc import Collection, Mapping
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
+log = logging.getLogger(__name__)
 OTHER_USER = "__other__"
+MAX_LABEL_LENGTH = 256
+_DIGEST_CHARS = 16
+
+
+class LabelTruncations:
+    """Cuts label values longer than ``MAX_LABEL_LENGTH`` and counts each distinct one once.
+
+    A cut value keeps its start and ends in ``~`` and a hash of the whole, so that two long values that
+    share a start stay two series instead of becoming a duplicate sample.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: set[bytes] = set()
+
+    @property
+    def count(self) -> int:
+        """Distinct label values cut so far."""
+        with self._lock:
+            return len(self._seen)
+
+    def bound(self, value: str) -> str:
+        """``value``, or its bounded form when it is too long."""
+        if len(value) <= MAX_LABEL_LENGTH:
+            return value
+        digest = hashlib.blake2b(value.encode(errors="surrogatepass"), digest_size=_DIGEST_CHARS // 2)
+        with self._lock:
+            if not self._seen:
+                log.warning("label values longer than %d characters are cut and counted", MAX_LABEL_LENGTH)
+            self._seen.add(digest.digest())
+        return f"{value[: MAX_LABEL_LENGTH - _DIGEST_CHARS - 1]}~{digest.hexdigest()}"
+
+
+TRUNCATIONS = LabelTruncations()
+"""The process's one tally: every family's label values pass through it (see :meth:`Family.new`)."""
+
+
+def bounded(value: str) -> str:
+    """A label value of at most ``MAX_LABEL_LENGTH`` characters, counted in ``TRUNCATIONS`` when cut."""
+    return TRUNCATIONS.bound(value)
+
+
+def truncated_values() -> int:
+    """Distinct label values ``bounded`` has cut in this process."""
+    return TRUNCATIONS.count
 
 
 class LabelPolicy:

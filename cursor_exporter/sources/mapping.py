@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
@@ -45,7 +45,7 @@ class MappingSource(Source):
         if not mapping or not labels.per_user:
             return
         columns = sorted({column for row in mapping.values() for column in row})
-        info = GaugeMetricFamily(USER_INFO.name, USER_INFO.help, labels=("user", *columns))
+        info = USER_INFO.new(("user", *columns))
         seen: set[tuple[str, ...]] = set()
         for email, row in sorted(mapping.items()):
             user = labels.user(email, snapshot.tracked_users)

@@ -4,14 +4,13 @@ its limit, use and remainder, and each team's share and budget. A 403 is gated l
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 
 from prometheus_client.core import Metric
 from pydantic import Field, ValidationError
 
 from cursor_exporter.api.client import ApiError, CursorClient
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import OpaqueId, Record, iso_ms
+from cursor_exporter.api.records import Instant, OpaqueId, Record, SignedTotalCents, TotalCents, period_start_ms
 from cursor_exporter.money import ZERO, dollars
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
@@ -25,36 +24,37 @@ class PoolTeam(Record):
     """One team of an organization's pooled usage."""
 
     team_id: OpaqueId = Field(None, alias="teamId")
-    used_cents: Decimal = Field(ZERO, alias="usedCents")
-    budget_limit_cents: Decimal | None = Field(None, alias="budgetLimitCents")
+    used_cents: TotalCents = Field(ZERO, alias="usedCents")
+    budget_limit_cents: TotalCents | None = Field(None, alias="budgetLimitCents")
 
 
 class PooledUsage(Record):
     """/organizations/pooled-usage: the organization's pool and each team's share of it."""
 
-    limit_cents: Decimal | None = None
-    used_cents: Decimal = ZERO
-    remaining_cents: Decimal | None = None
-    contract_start_ms: int | None = None
+    limit_cents: TotalCents | None = None
+    used_cents: TotalCents = ZERO
+    remaining_cents: SignedTotalCents | None = None  # below zero once the pool is overdrawn
+    contract_start_ms: Instant | None = None
     teams: tuple[PoolTeam, ...] = ()
 
     @classmethod
     def from_api(cls, body: dict) -> PooledUsage:
         """Flatten the ``pool`` object and parse the teams."""
-        pool = body.get("pool") or {}
+        pool = body.get("pool") if isinstance(body.get("pool"), dict) else {}
         return cls.model_validate(
             {
                 "limit_cents": pool.get("limitCents"),
                 "used_cents": pool.get("usedCents") or 0,
                 "remaining_cents": pool.get("remainingCents"),
-                "contract_start_ms": iso_ms(pool.get("contractStartDate")),
+                "contract_start_ms": pool.get("contractStartDate"),
                 "teams": body.get("teams") or [],
             }
         )
 
 
-def fetch_pool(client: CursorClient | None, organization_id: str | None) -> PooledUsage:
-    """/organizations/pooled-usage through the organization key."""
+def fetch_pool(client: CursorClient | None, organization_id: str | None, now_ms: int) -> PooledUsage:
+    """/organizations/pooled-usage through the organization key; a contract start before 2023 or more than a
+    day after ``now_ms`` fails it."""
     path = POOLED_USAGE.path
     if client is None or not organization_id:
         raise ApiError(path, 0, "no organization key and id configured")
@@ -62,10 +62,16 @@ def fetch_pool(client: CursorClient | None, organization_id: str | None) -> Pool
     if not isinstance(body, dict):
         raise ApiError(path, 200, "response is not a JSON object")
     try:
-        return PooledUsage.from_api(body)
+        pool = PooledUsage.from_api(body)
     except ValidationError as error:
         client.stats.count_malformed(path, [error])
         raise ApiError(path, 200, "pooled usage could not be parsed") from None
+    if pool.contract_start_ms is not None:
+        try:
+            period_start_ms(pool.contract_start_ms, now_ms)
+        except ValueError as error:
+            raise ApiError(path, 200, f"pool.contractStartDate {error}") from None
+    return pool
 
 
 ORG_POOL_LIMIT_USD = Family(
@@ -124,7 +130,7 @@ class OrgPoolSource(Source):
     _pool: PooledUsage | None = None
 
     def fetch(self) -> None:
-        self._pool = fetch_pool(self.context.org_client, self.context.options.org_id)
+        self._pool = fetch_pool(self.context.org_client, self.context.options.org_id, self.context.clock_ms())
 
     def state(self) -> PooledUsage | None:
         return self._pool

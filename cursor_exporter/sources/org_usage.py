@@ -152,7 +152,7 @@ class OrgUsageSource(LedgerSource):
             raise ApiError(ORG_EVENTS.path, 0, "no organization key, id and storage configured")
         # Fresh dates every sync (a renewal moves the period), but once per sync: the answer of an attempt
         # that had to wait for the billing cycle serves the attempt after spend has synced.
-        pool = self._waiting_pool or fetch_pool(context.org_client, context.options.org_id)
+        pool = self._waiting_pool or fetch_pool(context.org_client, context.options.org_id, context.clock_ms())
         self._waiting_pool = None
         if pool.contract_start_ms is not None:
             context.org_store.set_state(CONTRACT_START, str(pool.contract_start_ms))

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import Email, OpaqueId, Record
+from cursor_exporter.api.records import Email, LimitDollars, OpaqueId, Record, TotalCents, period_start_ms
 from cursor_exporter.money import ZERO, dollars, sum_cents
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
@@ -30,9 +30,9 @@ class MemberSpend(Record):
     user_id: OpaqueId = Field(None, alias="userId")
     email: Email = ""
     role: str | None = None
-    spend_cents: Decimal = Field(ZERO, alias="spendCents")
-    overall_spend_cents: Decimal | None = Field(None, alias="overallSpendCents")
-    effective_limit_dollars: Decimal | None = Field(None, alias="effectivePerUserLimitDollars")
+    spend_cents: TotalCents = Field(ZERO, alias="spendCents")
+    overall_spend_cents: TotalCents | None = Field(None, alias="overallSpendCents")
+    effective_limit_dollars: LimitDollars | None = Field(None, alias="effectivePerUserLimitDollars")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class SpendSource(Source):
                 raise ApiError(TEAM_SPEND.path, 200, "response is not a JSON object")
             rows.extend(client.parse_rows(TEAM_SPEND.path, MemberSpend, body.get("teamMemberSpend")))
             if cycle_start is None and body.get("subscriptionCycleStart") is not None:
-                cycle_start = int(body["subscriptionCycleStart"])
+                cycle_start = self._cycle_start(body["subscriptionCycleStart"])
             if page >= int(body.get("totalPages") or 1) or not body.get("teamMemberSpend"):
                 break
             page += 1
@@ -150,6 +150,13 @@ class SpendSource(Source):
         )
         self.context.shared.set_cycle_start(cycle_start)
         self._report = report
+
+    def _cycle_start(self, value: object) -> int:
+        """The reported cycle start, or an ApiError when it cannot be one (before 2023, or in the future)."""
+        try:
+            return period_start_ms(value, self.context.clock_ms())
+        except ValueError as error:
+            raise ApiError(TEAM_SPEND.path, 200, f"subscriptionCycleStart {error}") from None
 
     def state(self) -> SpendReport | None:
         return self._report

@@ -3,12 +3,14 @@
 import platform
 from types import MappingProxyType
 
+from cursor_exporter.sources import labels as labels_module
 from cursor_exporter.sources.base import SourceStatus
 from cursor_exporter.sources.exporter import (
     EXPORTER_API_REQUESTS,
     EXPORTER_BUILD_INFO,
     EXPORTER_COLLECTOR_SUCCESS,
     EXPORTER_FEATURE_AVAILABLE,
+    EXPORTER_LABEL_VALUES_TRUNCATED,
     EXPORTER_LAST_SUCCESS_TIMESTAMP_SECONDS,
     EXPORTER_LAST_SYNC_API_REQUESTS,
     EXPORTER_LAST_SYNC_DURATION_SECONDS,
@@ -39,6 +41,8 @@ def test_a_fresh_snapshot_renders_every_family_with_zero_windows_and_the_build_i
         + head(EXPORTER_API_REQUESTS)
         + head(EXPORTER_RATE_LIMIT_WAIT_SECONDS)
         + head(EXPORTER_MALFORMED_RECORDS)
+        + head(EXPORTER_LABEL_VALUES_TRUNCATED)
+        + "cursor_exporter_label_values_truncated_total 0.0\n"
         + head(EXPORTER_USAGE_WINDOWS_FETCHED)
         + "cursor_exporter_usage_windows_fetched_total 0.0\n"
         + head(EXPORTER_USAGE_WINDOWS_INCONSISTENT)
@@ -49,7 +53,8 @@ def test_a_fresh_snapshot_renders_every_family_with_zero_windows_and_the_build_i
     )
 
 
-def test_statuses_in_snapshot_order_requests_sorted_and_features_as_one_or_zero():
+def test_statuses_in_order_requests_sorted_malformed_by_reason_cut_labels_and_features_as_one_or_zero():
+    labels_module.bounded("v" * 300)  # a label value cut while another source rendered
     snap = snapshot(
         statuses=(
             SourceStatus(
@@ -60,7 +65,9 @@ def test_statuses_in_snapshot_order_requests_sorted_and_features_as_one_or_zero(
         ),
         api_requests=MappingProxyType({("/teams/spend", "200"): 7, (EVENTS, "429"): 2, (EVENTS, "200"): 40}),
         rate_limit_waits=MappingProxyType({EVENTS: 1.5}),
-        malformed_records=MappingProxyType({"/teams/members": 1}),
+        malformed_records=MappingProxyType(
+            {("/teams/members", "bad_text"): 1, (EVENTS, "out_of_range"): 3, (EVENTS, "missing_field"): 2}
+        ),
         windows_fetched=9,
         mode="demo",
         windows_inconsistent=1,
@@ -85,7 +92,11 @@ def test_statuses_in_snapshot_order_requests_sorted_and_features_as_one_or_zero(
         + head(EXPORTER_RATE_LIMIT_WAIT_SECONDS)
         + 'cursor_exporter_rate_limit_wait_seconds_total{endpoint="/teams/filtered-usage-events"} 1.5\n'
         + head(EXPORTER_MALFORMED_RECORDS)
-        + 'cursor_exporter_malformed_records_total{endpoint="/teams/members"} 1.0\n'
+        + f'cursor_exporter_malformed_records_total{{endpoint="{EVENTS}",reason="missing_field"}} 2.0\n'
+        + f'cursor_exporter_malformed_records_total{{endpoint="{EVENTS}",reason="out_of_range"}} 3.0\n'
+        + 'cursor_exporter_malformed_records_total{endpoint="/teams/members",reason="bad_text"} 1.0\n'
+        + head(EXPORTER_LABEL_VALUES_TRUNCATED)
+        + "cursor_exporter_label_values_truncated_total 1.0\n"
         + head(EXPORTER_USAGE_WINDOWS_FETCHED)
         + "cursor_exporter_usage_windows_fetched_total 9.0\n"
         + head(EXPORTER_USAGE_WINDOWS_INCONSISTENT)

@@ -272,9 +272,9 @@ class _GeneralSettings(BaseSettings):
             and (organization or not source.organization)
         )
 
-    def sync_interval(self, source: str) -> float:
-        """Seconds between two syncs of ``source``."""
-        return getattr(self, f"sync_{source}_interval")
+    def sync_interval(self, source: str) -> float | None:
+        """Seconds between two syncs of ``source``, also the longest one sync may run (None: never fetches)."""
+        return getattr(self, f"sync_{source}_interval", None)
 
     @property
     def has_org_key(self) -> bool:

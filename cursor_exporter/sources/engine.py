@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -37,8 +38,10 @@ class TeamEngine:
         *,
         publish: Callable[[str], None] = lambda name: None,
         next_run: Callable[[str], float | None] = lambda name: None,
+        sync_deadline: Callable[[str], float | None] = lambda name: None,
     ) -> None:
         self.context = context
+        self._sync_deadline = sync_deadline
         self.polled = tuple(polled)
         self._publish = publish
         self._next_run = next_run
@@ -87,23 +90,13 @@ class TeamEngine:
         """One guarded sync of ``source`` with its status recorded; returns its error, None on success."""
         started = time.monotonic()
         requests_before = self._total_requests()
-        needed_requests = 0
+        needed_requests: list[int] = []  # API requests of the needs synced first, counted under their names
         error: str | None = None
         try:
-            if not self._gated(source):
-                try:
-                    source.fetch()
-                except SourceWaiting:
-                    if not source.needs:
-                        raise
-                    for need in source.needs:
-                        before = self._total_requests()
-                        self._sync(self.sources[need])
-                        self._publish(need)
-                        needed_requests += self._total_requests() - before
-                    source.fetch()
-                if source.feature is not None:
-                    self.features[source.feature] = True
+            with ExitStack() as deadlines:
+                for client in self._clients():
+                    deadlines.enter_context(client.sync_deadline(self._sync_deadline(source.name)))
+                self._fetch(source, needed_requests)
         except Cancelled:
             error = "cancelled: the exporter is shutting down"
             log.info("%s sync %s", source.name, error)
@@ -122,8 +115,28 @@ class TeamEngine:
         except Exception as failure:  # the daemon must outlive any single bad sync
             error = f"{type(failure).__name__}: {failure}"
             log.exception("%s sync failed unexpectedly", source.name)
-        self._record(source.name, error, started, self._total_requests() - requests_before - needed_requests)
+        own_requests = self._total_requests() - requests_before - sum(needed_requests)
+        self._record(source.name, error, started, own_requests)
         return error
+
+    def _fetch(self, source: Source, needed_requests: list[int]) -> None:
+        """Fetch unless gated, syncing the source's needs first when it waits for one; the API requests
+        those needs made are appended to ``needed_requests``."""
+        if self._gated(source):
+            return
+        try:
+            source.fetch()
+        except SourceWaiting:
+            if not source.needs:
+                raise
+            for need in source.needs:
+                before = self._total_requests()
+                self._sync(self.sources[need])
+                self._publish(need)
+                needed_requests.append(self._total_requests() - before)
+            source.fetch()
+        if source.feature is not None:
+            self.features[source.feature] = True
 
     def _gated(self, source: Source) -> bool:
         """True while the source's feature is known unavailable and not yet due for a re-check."""

@@ -23,6 +23,7 @@ from cursor_exporter.sources.audit import AuditEvent
 from cursor_exporter.sources.groups import BillingGroup
 from cursor_exporter.sources.members import Member
 from cursor_exporter.sources.spend import MemberSpend
+from tests.unit.api.strategies import VALID_EVENT
 
 SQLITE_INTEGERS = range(-(2**63), 2**63)
 EXAMPLES = settings(max_examples=60, deadline=None)
@@ -197,32 +198,6 @@ def test_any_page_parses_without_raising_into_sane_records_and_once_counted_rest
 @given(st.lists(PAGES[UsageEvent], min_size=1, max_size=8))
 def test_any_page_of_usage_events_parses_without_raising_into_sane_records_and_once_counted_rest(rows):
     check_page(UsageEvent, rows)
-
-
-EMAIL = st.from_regex(r"[a-z0-9._]{1,20}@[a-z0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True)
-NAME = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=60)
-CENTS = st.decimals(min_value=0, max_value=Decimal(10**8) - 1, places=6)
-VALID_EVENT = st.fixed_dictionaries(
-    {
-        "timestamp": st.integers(0, 253_402_300_799_999).map(str),
-        "userEmail": EMAIL,
-        "model": NAME,
-        "kind": NAME,
-        "maxMode": st.booleans(),
-        "requestsCosts": st.decimals(min_value=0, max_value=999_999, places=3),
-        "chargedCents": CENTS,
-        "tokenUsage": st.fixed_dictionaries(
-            {
-                "inputTokens": st.integers(0, 10**10 - 1),
-                "outputTokens": st.integers(0, 10**10 - 1),
-                "cacheWriteTokens": st.integers(0, 10**10 - 1),
-                "cacheReadTokens": st.integers(0, 10**10 - 1),
-                "totalCents": CENTS,
-                "discountPercentOff": st.decimals(min_value=0, max_value=100, places=2),
-            }
-        ),
-    }
-)
 
 
 @EXAMPLES

@@ -10,6 +10,7 @@ from cursor_exporter.commands.serve import api_client
 from cursor_exporter.sources.groups import TEAM_GROUPS
 from cursor_exporter.sources.members import fetch_members
 from cursor_exporter.sources.org_pool import fetch_pool
+from cursor_exporter.timegrid import wall_clock_ms
 
 
 def check(settings: Settings) -> int:
@@ -38,7 +39,7 @@ def check(settings: Settings) -> int:
         return 0
     org_client = api_client(settings, settings.api_url, org_key, max_retries=1)
     try:
-        pool = fetch_pool(org_client, settings.org_id)
+        pool = fetch_pool(org_client, settings.org_id, wall_clock_ms())
     except ApiError as error:
         print(f"cursor-exporter: organization check failed: {error}", file=sys.stderr)
         return 1

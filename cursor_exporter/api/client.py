@@ -16,7 +16,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -143,6 +144,22 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def secret_forms(api_key: str) -> tuple[str, ...]:
+    """The key as a server or proxy may echo it: as is, URL-encoded, and in base64 with and without the
+    Basic-auth colon (padding dropped, so a prefix matches too); longest first."""
+    forms = {api_key, quote(api_key, safe="")}
+    for credentials in (f"{api_key}:".encode(), api_key.encode()):
+        forms |= {base64.b64encode(credentials).decode(), base64.urlsafe_b64encode(credentials).decode()}
+    return tuple(sorted({form.rstrip("=") for form in forms} - {""}, key=len, reverse=True))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each of ``secrets`` replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def _error_message(response: httpx.Response, content: bytearray, secrets: Iterable[str]) -> str:
     """The message of any of Cursor's error shapes, or a short note for a non-JSON body: server text, so
     redacted of ``secrets`` and cut to one short line."""
@@ -156,6 +173,17 @@ def _error_message(response: httpx.Response, content: bytearray, secrets: Iterab
             parts = [str(body[key]) for key in ("error", "code", "outcome", "message") if body.get(key)]
             message = ": ".join(dict.fromkeys(parts)) or message
     return " ".join(redact(message, secrets).split())[:MAX_MESSAGE_CHARS]
+
+
+def _redact_json(value: Any, secrets: Iterable[str]) -> Any:
+    """Decoded JSON with every string (keys included) redacted of ``secrets``."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [_redact_json(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {redact(key, secrets): _redact_json(item, secrets) for key, item in value.items()}
+    return value
 
 
 def _read_capped(response: httpx.Response, cap: int) -> bytearray | None:
@@ -223,6 +251,7 @@ class CursorClient:
         self._etag_cache: dict[tuple, tuple[str, Any]] = {}
         self._limiters_lock = threading.Lock()
         self.stats = stats or ApiStats()
+        self._sync = threading.local()  # the deadline of the sync this thread runs, if any
 
     @property
     def base_url(self) -> str:
@@ -250,6 +279,23 @@ class CursorClient:
                 )
             return self._limiters[endpoint.path]
 
+    @contextmanager
+    def sync_deadline(self, seconds: float | None) -> Iterator[None]:
+        """Within this block no request of this thread starts (or retries) more than ``seconds`` after it
+        began: an endless answer (a next page for ever, a billion pages) fails its sync, not the exporter."""
+        outer = getattr(self._sync, "deadline", None), getattr(self._sync, "seconds", None)
+        self._sync.deadline = None if seconds is None else self._monotonic() + seconds
+        self._sync.seconds = seconds
+        try:
+            yield
+        finally:  # a needed source's sync nests inside the sync that needed it
+            self._sync.deadline, self._sync.seconds = outer
+
+    def _check_sync_deadline(self, path: str) -> None:
+        deadline = getattr(self._sync, "deadline", None)
+        if deadline is not None and self._monotonic() >= deadline:
+            raise ApiError(path, 0, f"sync ran out of its {self._sync.seconds:.0f}s; the rest waits for the next sync")
+
     def request(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
         """Send one read request, with rate limiting and retries, and return the decoded JSON.
 
@@ -263,6 +309,7 @@ class CursorClient:
         while True:
             if self._stopping.is_set():
                 raise Cancelled("shutting down")
+            self._check_sync_deadline(path)
             slot, waited = limiter.acquire()
             if waited:
                 self.stats.count_wait(path, waited)
@@ -317,6 +364,9 @@ class CursorClient:
         except ValueError:
             # A truncated body is a transport fault in disguise: the same request will likely succeed.
             raise _Retryable(status, "response body is not complete JSON") from None
+        if any(secret.encode() in content for secret in self._secrets):
+            # An echo of the key in an answer would reach the ledger, labels and error messages from there.
+            decoded = _redact_json(decoded, self._secrets)
         if endpoint.etag and response.headers.get("etag"):
             self._etag_cache[cache_key] = (response.headers["etag"], decoded)
         return decoded

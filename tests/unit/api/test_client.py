@@ -408,3 +408,16 @@ def test_a_server_message_becomes_one_short_line():
         fetch_members(client)
     assert "\n" not in str(raised.value) and "line one line two x" in str(raised.value)
     assert len(raised.value.message) == 300
+
+
+def test_an_answer_that_echoes_the_key_is_redacted_before_anything_reads_it():
+    echo = {"teamMembers": [{"email": "a@b.c", "role": "member", "note": f"key {KEY}"}], KEY: "as a field name"}
+    client, _ = mocked_client(lambda request: httpx.Response(200, json=echo))
+    answer = client.request("GET", "/teams/members")
+    assert answer == {
+        "teamMembers": [{"email": "a@b.c", "role": "member", "note": f"key {REDACTED}"}],
+        REDACTED: "as a field name",
+    }
+    clean = {"teamMembers": [{"email": "a@b.c", "role": "member"}]}
+    client, _ = mocked_client(lambda request: httpx.Response(200, json=clean))
+    assert client.request("GET", "/teams/members") == clean

@@ -144,22 +144,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def secret_forms(api_key: str) -> tuple[str, ...]:
-    """The key as a server or proxy may echo it: as is, URL-encoded, and in base64 with and without the
-    Basic-auth colon (padding dropped, so a prefix matches too); longest first."""
-    forms = {api_key, quote(api_key, safe="")}
-    for credentials in (f"{api_key}:".encode(), api_key.encode()):
-        forms |= {base64.b64encode(credentials).decode(), base64.urlsafe_b64encode(credentials).decode()}
-    return tuple(sorted({form.rstrip("=") for form in forms} - {""}, key=len, reverse=True))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each of ``secrets`` replaced by ``[REDACTED]``."""
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
 def _error_message(response: httpx.Response, content: bytearray, secrets: Iterable[str]) -> str:
     """The message of any of Cursor's error shapes, or a short note for a non-JSON body: server text, so
     redacted of ``secrets`` and cut to one short line."""

@@ -132,7 +132,7 @@ def build_snapshot() -> Snapshot:
         statuses=statuses,
         api_requests={("/teams/filtered-usage-events", "200"): 1234, ("/teams/spend", "200"): 56},
         rate_limit_waits={"/teams/filtered-usage-events": 3.25},
-        malformed_records={"/teams/filtered-usage-events": 0},
+        malformed_records={("/teams/filtered-usage-events", "wrong_type"): 0},
         windows_fetched=800,
     )
 

@@ -25,7 +25,7 @@ from cursor_exporter.timegrid import DAY_MS
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Bounds far above anything real, so that only a corrupt value is refused; each also keeps the sums the
-# ledger makes of it (billions of events) inside SQLite's signed 64-bit integers.
+# ledger makes of it (up to 900 million events an hour) inside SQLite's signed 64-bit integers.
 MAX_EVENT_CENTS = 10**8  # one request: $1M, where the dearest real calls cost dollars
 MAX_TOTAL_CENTS = 10**12  # a cycle's or a contract's spend of a user, a group, a team or a pool: $10bn
 MAX_TOKENS = 10**10  # one request: the largest context windows hold about 10^6 tokens

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cursor_exporter.ledger.usage import HourCharge
+from cursor_exporter.ledger.tally import HourCharge
 from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 from cursor_exporter.sources.cost import forecast_cycle_charge
 from cursor_exporter.timegrid import DAY_MS

@@ -39,7 +39,8 @@ from prometheus_client.core import Metric
 # Benchmark the checkout this script belongs to, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cursor_exporter.ledger.usage import EMPTY, Tally, UsageKey, UsageView, add
+from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
+from cursor_exporter.ledger.usage import UsageView
 from cursor_exporter.output.exposition import ExpositionCache, render
 from cursor_exporter.output.landing import landing_page
 from cursor_exporter.output.web import MetricsServer
@@ -93,14 +94,14 @@ def _tally(rng: random.Random, kind: str, scale: int) -> Tally:
     return Tally(events, *tokens, charged, fee, units)
 
 
-def build_snapshot() -> Snapshot:
-    """A deterministic snapshot of a large team, with ~100,000 series once rendered."""
+def build_snapshot(users_count: int = USERS) -> Snapshot:
+    """A deterministic snapshot of a large team: ~100,000 series once rendered for the default 13,800 users."""
     rng = random.Random(SEED)
     model_weights = [1 / (i + 1) for i in range(len(MODELS))]
     counters: dict[UsageKey, Tally] = {}
     revised: dict[UsageKey, Tally] = {}
     cycle: dict[UsageKey, Tally] = {}
-    users = [f"{FIRST[u % len(FIRST)]}.{LAST[u // len(FIRST) % len(LAST)]}.{u}@example.com" for u in range(USERS)]
+    users = [f"{FIRST[u % len(FIRST)]}.{LAST[u // len(FIRST) % len(LAST)]}.{u}@example.com" for u in range(users_count)]
     for user in users:
         for _ in range(rng.randint(*KEYS_PER_USER)):
             model = rng.choices(MODELS, model_weights)[0]
@@ -137,7 +138,7 @@ def build_snapshot() -> Snapshot:
     )
 
 
-class _SnapshotCollector:
+class SnapshotCollector:
     """What a conventional exporter registers: a collector yielding families on every scrape."""
 
     def __init__(self, metrics: Iterable[Metric]) -> None:
@@ -147,7 +148,7 @@ class _SnapshotCollector:
         yield from self._metrics
 
 
-def _median_seconds(action: Callable[[], object], reps: int) -> float:
+def median_seconds(action: Callable[[], object], reps: int) -> float:
     for _ in range(WARMUP):
         action()
     samples = []
@@ -164,8 +165,22 @@ def _timed(action: Callable[[], object]) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
-def _series(text: bytes) -> int:
+def series_count(text: bytes) -> int:
     return sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
+
+
+def scrape_fresh(host: str, port: int, size: int) -> bytes:
+    """GET /metrics on a fresh connection, reading the whole body; fails unless it is ``size`` bytes."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200 or len(body) != size:
+        raise RuntimeError(f"bad scrape: {response.status}, {len(body)} bytes")
+    return body
 
 
 def _ms(seconds: float) -> str:
@@ -181,18 +196,18 @@ def main() -> int:
     rendered, render_s = _timed(lambda: render(metrics))
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_SnapshotCollector(metrics))
+    registry.register(SnapshotCollector(metrics))
     if generate_latest(registry) != rendered.text:
         print("baseline and rendered exposition differ; not the same series", file=sys.stderr)
         return 2
-    series = _series(rendered.text)
+    series = series_count(rendered.text)
     print(
         f"series: {series:,} (sample lines in the text exposition), "
         f"{len(snapshot.part('usage').view.counters):,} usage keys"
     )
     print(f"bytes:  {len(rendered.text):,} text, {len(rendered.text_gzip):,} gzipped")
 
-    baseline = _median_seconds(lambda: generate_latest(registry), BASELINE_REPS)
+    baseline = median_seconds(lambda: generate_latest(registry), BASELINE_REPS)
 
     cache = ExpositionCache()
     cache.publish(
@@ -205,16 +220,7 @@ def main() -> int:
     host, port = server.server_address[:2]
 
     def fresh_scrape() -> bytes:
-        conn = http.client.HTTPConnection(host, port, timeout=30)
-        try:
-            conn.request("GET", "/metrics")
-            response = conn.getresponse()
-            body = response.read()
-        finally:
-            conn.close()
-        if response.status != 200 or len(body) != len(rendered.text):
-            raise RuntimeError(f"bad scrape: {response.status}, {len(body)} bytes")
-        return body
+        return scrape_fresh(host, port, len(rendered.text))
 
     kept = http.client.HTTPConnection(host, port, timeout=30)
 
@@ -230,8 +236,8 @@ def main() -> int:
         if fresh_scrape() != rendered.text:
             print("scraped body differs from the rendered exposition", file=sys.stderr)
             return 2
-        scrape = _median_seconds(fresh_scrape, SCRAPE_REPS)
-        scrape_keepalive = _median_seconds(keepalive_scrape, SCRAPE_REPS)
+        scrape = median_seconds(fresh_scrape, SCRAPE_REPS)
+        scrape_keepalive = median_seconds(keepalive_scrape, SCRAPE_REPS)
     finally:
         kept.close()
         server.shutdown()

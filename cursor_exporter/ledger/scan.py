@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from cursor_exporter.api.client import ApiError, CursorClient
 from cursor_exporter.api.endpoints import Endpoint
-from cursor_exporter.api.records import EventsPage, UsageEvent
+from cursor_exporter.api.records import OUTSIDE_WINDOW, EventsPage, UsageEvent
+from cursor_exporter.ledger.tally import WindowAggregate
 from cursor_exporter.ledger.windows import Window
 
 log = logging.getLogger(__name__)
@@ -94,23 +95,26 @@ class WindowScanner:
             malformed=received - len(events),
         )
 
-    def scan_consistently(self, window: Window, on_page: PageProgress | None = None) -> list[UsageEvent]:
-        """All events of the window; raises :class:`InconsistentWindow` after ``SCAN_ATTEMPTS`` bad scans.
+    def scan_consistently(
+        self, window: Window, fold: Callable[[], WindowAggregate], on_page: PageProgress | None = None
+    ) -> WindowAggregate:
+        """The window's events folded into a fresh ``fold()``, page by page; raises :class:`InconsistentWindow`
+        after ``SCAN_ATTEMPTS`` bad scans (each attempt starts from an empty aggregate).
 
         ``on_page(received, total)`` is called after every page, for progress reporting.
         """
         for _ in range(SCAN_ATTEMPTS):
-            events = self.scan(window, on_page)
-            if events is not None:
-                return events
+            aggregate = fold()
+            if self.scan(window, aggregate, on_page):
+                return aggregate
             self.counts.inconsistent += 1
             log.info("window %d-%d changed while paged; scanning it again", window.start_ms, window.end_ms)
         raise InconsistentWindow
 
-    def scan(self, window: Window, on_page: PageProgress | None = None) -> list[UsageEvent] | None:
-        """All events of the window, or None when the pages disagree with the reported total."""
-        events: list[UsageEvent] = []
-        outside: list[Exception] = []
+    def scan(self, window: Window, into: WindowAggregate, on_page: PageProgress | None = None) -> bool:
+        """Fold every event of the window into ``into``, page by page (no page is kept); False when the
+        pages disagree with the reported total, and ``into`` must be dropped."""
+        outside = 0
         received = 0
         total: int | None = None
         page = 1
@@ -119,18 +123,17 @@ class WindowScanner:
             if total is None:
                 total = result.total
             elif result.total != total:
-                return None
+                return False
             received += result.received
-            for event in result.events:
-                if window.start_ms <= event.timestamp <= window.end_ms:
-                    events.append(event)
-                else:
-                    outside.append(ValueError("event timestamp outside the requested window"))
+            inside = [event for event in result.events if window.start_ms <= event.timestamp <= window.end_ms]
+            outside += len(result.events) - len(inside)
+            into.add(inside)
             if on_page is not None:
                 on_page(received, total)
             if not result.has_next_page or result.received == 0 or received >= total:
                 break
             page += 1
         if outside:
-            self._client.stats.count_malformed(self.endpoint.path, outside)
-        return events if received == total else None
+            errors = [ValueError("event timestamp outside the requested window")] * outside
+            self._client.stats.count_malformed(self.endpoint.path, errors, OUTSIDE_WINDOW)
+        return received == total

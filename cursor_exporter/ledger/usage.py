@@ -21,131 +21,35 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import NamedTuple
 
 from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.store import Store
+from cursor_exporter.ledger.tally import (
+    EMPTY,
+    HourCharge,
+    Tally,
+    UsageKey,
+    WindowAggregate,
+    add,
+    add_charge,
+    by_hour,
+    downward_part,
+    hour_charge,
+    peak,
+    subtract,
+)
 from cursor_exporter.ledger.windows import BucketState, Window
-from cursor_exporter.money import ZERO, is_on_demand
 from cursor_exporter.timegrid import HOUR_MS, floor_hour
-
-
-class UsageKey(NamedTuple):
-    """The finest grain the ledger keeps; every exported usage family is a roll-up of it.
-
-    ``team`` is the event's ``teamId`` in the organization ledger and empty in a team's own.
-    """
-
-    user: str
-    model: str
-    kind: str
-    max_mode: bool
-    source: str
-    team: str = ""
-
-
-class Tally(NamedTuple):
-    """Additive usage figures of one series. Money is in cents, exact."""
-
-    events: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
-    charged_cents: Decimal = ZERO
-    token_fee_cents: Decimal = ZERO
-    request_units: Decimal = ZERO
-
-
-EMPTY = Tally()
 
 # State keys: the applied period start, a new one waiting for its hour to be fetched again split, and every
 # start ever seen (each one's hour is stored split at it).
 CYCLE_START = "cycle_start_ms"
 PENDING_START = "pending_cycle_start_ms"
 PERIOD_STARTS = "period_starts_ms"
-
-
-def add(a: Tally, b: Tally) -> Tally:
-    """Field-wise sum."""
-    return Tally(*(x + y for x, y in zip(a, b, strict=True)))
-
-
-def subtract(a: Tally, b: Tally) -> Tally:
-    """Field-wise difference ``a - b``."""
-    return Tally(*(x - y for x, y in zip(a, b, strict=True)))
-
-
-def downward_part(delta: Tally) -> Tally:
-    """The magnitude of each field that decreased in ``delta`` (zero where it did not)."""
-    return Tally(*(-x if x < 0 else type(x)(0) for x in delta))
-
-
-def tally_event(event: UsageEvent) -> Tally:
-    """One event as a tally; request-based events add no tokens."""
-    tokens = event.token_usage
-    return Tally(
-        events=1,
-        input_tokens=tokens.input_tokens if tokens else 0,
-        output_tokens=tokens.output_tokens if tokens else 0,
-        cache_write_tokens=tokens.cache_write_tokens if tokens else 0,
-        cache_read_tokens=tokens.cache_read_tokens if tokens else 0,
-        charged_cents=event.charged,
-        token_fee_cents=event.cursor_token_fee or ZERO,
-        request_units=event.requests_costs,
-    )
-
-
-def peak(a: Tally, b: Tally) -> Tally:
-    """Field-wise maximum."""
-    return Tally(*(max(x, y) for x, y in zip(a, b, strict=True)))
-
-
-def bucket_finder(splits: Iterable[int]) -> Callable[[int], int]:
-    """The bucket of a timestamp: its hour, or the latest of ``splits`` (period starts) inside that hour at
-    or before it."""
-    by_hour: dict[int, list[int]] = defaultdict(list)
-    for split in sorted(set(splits)):
-        if split != floor_hour(split):
-            by_hour[floor_hour(split)].append(split)
-
-    def bucket(timestamp: int) -> int:
-        hour = floor_hour(timestamp)
-        for split in reversed(by_hour.get(hour, ())):
-            if split <= timestamp:
-                return split
-        return hour
-
-    return bucket
-
-
-def aggregate(
-    events: Iterable[UsageEvent], by_team: bool = False, splits: Iterable[int] = ()
-) -> dict[tuple[int, UsageKey], Tally]:
-    """Sum events per (bucket, series); ``by_team`` keeps each event's ``teamId`` (organization events).
-
-    A bucket is the event's hour, split at each of ``splits`` inside it (see :func:`bucket_finder`).
-    """
-    bucket = bucket_finder(splits)
-    sums: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
-    for event in events:
-        team = (event.team_id or "unknown") if by_team else ""
-        key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source, team)
-        slot = (bucket(event.timestamp), key)
-        sums[slot] = add(sums[slot], tally_event(event))
-    return dict(sums)
-
-
-def by_hour(buckets: Mapping[tuple[int, UsageKey], Tally]) -> dict[tuple[int, UsageKey], Tally]:
-    """Bucket sums folded into whole hours."""
-    hours: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
-    for (bucket, key), tally in buckets.items():
-        hours[(floor_hour(bucket), key)] = add(hours[(floor_hour(bucket), key)], tally)
-    return dict(hours)
 
 
 def _to_row(key: UsageKey, tally: Tally) -> tuple[tuple, tuple]:
@@ -160,21 +64,6 @@ def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
     ints = [int(v) for v in values[:5]]
     money = [Decimal(v) for v in values[5:]]
     return UsageKey(user, model, kind, bool(max_mode), source, team), Tally(*ints, *money)
-
-
-class HourCharge(NamedTuple):
-    """Charged cents of one hour: everything, and the on-demand (invoiced) part."""
-
-    all: Decimal = ZERO
-    on_demand: Decimal = ZERO
-
-
-def _hour_charge(key: UsageKey, tally: Tally) -> HourCharge:
-    return HourCharge(tally.charged_cents, tally.charged_cents if is_on_demand(key.kind) else ZERO)
-
-
-def _add_charge(a: HourCharge, b: HourCharge) -> HourCharge:
-    return HourCharge(a.all + b.all, a.on_demand + b.on_demand)
 
 
 @dataclass(frozen=True)
@@ -240,7 +129,7 @@ class Ledger:
             return sums, hourly
         for (bucket, key), tally in _rows(self._store.hour_rows(start_ms)).items():
             sums[key] = add(sums.get(key, EMPTY), tally)
-            hourly[bucket] = _add_charge(hourly.get(bucket, HourCharge()), _hour_charge(key, tally))
+            hourly[bucket] = add_charge(hourly.get(bucket, HourCharge()), hour_charge(key, tally))
         return sums, hourly
 
     def set_cycle_start(self, start_ms: int) -> None:
@@ -326,13 +215,24 @@ class Ledger:
             hour: BucketState(fetched_at, covered) for hour, fetched_at, covered in self._store.bucket_states(from_hour)
         }
 
-    def replace_window(self, window: Window, events: Iterable[UsageEvent], fetched_at_ms: int) -> WindowResult:
-        """Atomically replace the stored usage of ``window``'s hours with these events' aggregate.
+    def new_aggregate(self) -> WindowAggregate:
+        """An empty aggregate to fold a window's pages into, split at this ledger's period starts."""
+        return WindowAggregate(self._by_team, self._splits)
+
+    def replace_window(
+        self, window: Window, events: WindowAggregate | Iterable[UsageEvent], fetched_at_ms: int
+    ) -> WindowResult:
+        """Atomically replace the stored usage of ``window``'s hours with these events' aggregate (folded
+        page by page into :meth:`new_aggregate`, or given as events).
 
         Per hour and series the counters rise only past the hour's peak: a window that went down (a
         revision, or an answer that lacked events) and comes back up leaves them where they were."""
         first, last = window.hours[0], window.hours[-1] + HOUR_MS - 1
-        new = aggregate(events, self._by_team, self._splits)
+        if not isinstance(events, WindowAggregate):
+            folded = self.new_aggregate()
+            folded.add(events)
+            events = folded
+        new = events.tallies()
         old = _rows(self._store.hour_rows(first, last))
         old_excess = _rows(self._store.peak_rows(first, last))
         new_hours, old_hours = by_hour(new), by_hour(old)
@@ -355,7 +255,7 @@ class Ledger:
             if start is not None and bucket >= start:
                 change = subtract(new.get(slot, EMPTY), old.get(slot, EMPTY))
                 cycle_delta[key] = add(cycle_delta[key], change)
-                hourly_delta[bucket] = _add_charge(hourly_delta.get(bucket, HourCharge()), _hour_charge(key, change))
+                hourly_delta[bucket] = add_charge(hourly_delta.get(bucket, HourCharge()), hour_charge(key, change))
         updated = [
             (key, add(self._totals.get(key, EMPTY), total_delta[key]), add(self._revised.get(key, EMPTY), change))
             for key, change in revised_delta.items()
@@ -373,11 +273,11 @@ class Ledger:
             for key, change in cycle_delta.items():
                 self._cycle[key] = add(self._cycle.get(key, EMPTY), change)
             for bucket, charge in hourly_delta.items():
-                self._cycle_hourly[bucket] = _add_charge(self._cycle_hourly.get(bucket, HourCharge()), charge)
+                self._cycle_hourly[bucket] = add_charge(self._cycle_hourly.get(bucket, HourCharge()), charge)
         if self.pending_start_ms is not None and first <= self.pending_start_ms <= last:
             self._apply_start(self.pending_start_ms)
         revised_down = any(downward_part(change) != EMPTY for change in total_delta.values())
-        return WindowResult(sum(t.events for t in new.values()), revised_down)
+        return WindowResult(events.events, revised_down)
 
     def view(self) -> UsageView:
         """An immutable copy of the running sums for the next snapshot."""

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from prometheus_client.core import Metric
 
-from cursor_exporter.ledger.usage import HourCharge
+from cursor_exporter.ledger.tally import HourCharge
 from cursor_exporter.money import dollars, is_on_demand, sum_cents
 from cursor_exporter.sources.base import BillingSettings, Snapshot, Source
 from cursor_exporter.sources.families import Family

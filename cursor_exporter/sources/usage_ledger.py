@@ -17,7 +17,8 @@ from prometheus_client.core import Metric
 
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
-from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add
+from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
+from cursor_exporter.ledger.usage import Ledger, UsageView
 from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
 from cursor_exporter.money import cents_by_user, dollars
 from cursor_exporter.sources.base import Snapshot, Source, UserCap
@@ -114,7 +115,7 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_windows: int 
     skipped = 0
     for window in windows:
         try:
-            events = scanner.scan_consistently(window)
+            events = scanner.scan_consistently(window, ledger.new_aggregate)
         except InconsistentWindow:
             skipped += 1
             continue

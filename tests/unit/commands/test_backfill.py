@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from cursor_exporter.commands.backfill import Progress, cumulative_series, render_bar, write_openmetrics
 from cursor_exporter.commands.cli import utc_instant_ms
-from cursor_exporter.ledger.usage import Tally, UsageKey
+from cursor_exporter.ledger.tally import Tally, UsageKey
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.timegrid import HOUR_MS
 

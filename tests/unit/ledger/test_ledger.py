@@ -5,7 +5,8 @@ import pytest
 
 from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.store import DB_FILENAME, SCHEMA_VERSION, Store
-from cursor_exporter.ledger.usage import Ledger, UsageKey
+from cursor_exporter.ledger.tally import UsageKey
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.ledger.windows import Window
 from cursor_exporter.timegrid import HOUR_MS
 

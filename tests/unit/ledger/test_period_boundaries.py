@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from cursor_exporter.ledger.store import Store
-from cursor_exporter.ledger.usage import Ledger, bucket_finder
+from cursor_exporter.ledger.tally import bucket_finder
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.ledger.windows import Window, plan_windows
 from cursor_exporter.timegrid import HOUR_MS
 

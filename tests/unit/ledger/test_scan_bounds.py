@@ -7,6 +7,7 @@ import pytest
 
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.ledger.scan import WindowScanner
+from cursor_exporter.ledger.tally import WindowAggregate
 from cursor_exporter.ledger.windows import Window
 from cursor_exporter.sources.usage import TEAM_EVENTS
 
@@ -36,7 +37,7 @@ def test_a_next_page_for_ever_fails_the_sync_at_its_deadline_after_a_bounded_num
     client, slept = mocked_client(endless_pages, rate_limit_share=0.5)
     scanner = WindowScanner(client, TEAM_EVENTS)
     with client.sync_deadline(600), pytest.raises(ApiError, match="sync ran out of its 600s"):
-        scanner.scan(Window(T0, T0 + 3_600_000 - 1))
+        scanner.scan(Window(T0, T0 + 3_600_000 - 1), WindowAggregate())
     requests = client.stats.total_requests()
     assert sum(slept) >= 600  # the fake clock moved only through the rate limiter's waits
     assert 0 < requests <= 30 * 11  # at most the 30/min this share allows over the 10 minutes, plus one window

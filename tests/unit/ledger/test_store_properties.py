@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.store import Store
-from cursor_exporter.ledger.usage import EMPTY, Ledger, UsageKey, add, tally_event
+from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.ledger.windows import Window
 from cursor_exporter.sources.activity import DailyRow
 from cursor_exporter.sources.groups import BillingGroup
@@ -31,6 +32,15 @@ from tests.unit.api.strategies import (
 
 EXAMPLES = settings(max_examples=25, deadline=None)  # each opens SQLite twice, with fsync
 HOUR = st.integers(0, 2**40 // HOUR_MS).map(lambda n: n * HOUR_MS)
+
+
+def one_event(event: UsageEvent) -> Tally:
+    """The tally of one event, read field by field from the record."""
+    tokens = event.token_usage
+    counts = (0, 0, 0, 0)
+    if tokens is not None:
+        counts = (tokens.input_tokens, tokens.output_tokens, tokens.cache_write_tokens, tokens.cache_read_tokens)
+    return Tally(1, *counts, event.charged, event.cursor_token_fee or 0, event.requests_costs)
 
 
 @contextmanager
@@ -58,7 +68,7 @@ def test_valid_events_survive_the_ledger_and_a_restart_exactly(hour, rows):
     expected: dict[UsageKey, Any] = {}
     for event in events:
         key = UsageKey(event.user_email, event.model, event.kind, event.max_mode, event.source)
-        expected[key] = add(expected.get(key, EMPTY), tally_event(event))
+        expected[key] = add(expected.get(key, EMPTY), one_event(event))
     with reopened() as store:
         Ledger(store()).replace_window(Window(hour, hour + HOUR_MS - 1), events, fetched_at_ms=hour + HOUR_MS)
         ledger = Ledger(store())

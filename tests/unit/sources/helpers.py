@@ -11,7 +11,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from cursor_exporter.ledger.usage import HourCharge, Tally, UsageKey, UsageView
+from cursor_exporter.ledger.tally import HourCharge, Tally, UsageKey
+from cursor_exporter.ledger.usage import UsageView
 from cursor_exporter.output.exposition import render
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family

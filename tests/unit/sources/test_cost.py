@@ -2,7 +2,7 @@
 
 from types import MappingProxyType
 
-from cursor_exporter.ledger.usage import HourCharge
+from cursor_exporter.ledger.tally import HourCharge
 from cursor_exporter.sources.base import BillingSettings
 from cursor_exporter.sources.cost import (
     BILLING_CYCLE_END_TIMESTAMP_SECONDS,

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from cursor_exporter.ledger.usage import HourCharge
+from cursor_exporter.ledger.tally import HourCharge
 from cursor_exporter.sources.cost import add_one_month, cycle_end_ms, forecast_cycle_charge, paid_seats
 from cursor_exporter.sources.members import Member
 from cursor_exporter.timegrid import DAY_MS, HOUR_MS

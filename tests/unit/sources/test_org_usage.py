@@ -1,6 +1,6 @@
 """Source ``org_usage``: the organization's usage ledger, every series carrying its ``team``."""
 
-from cursor_exporter.ledger.usage import Tally
+from cursor_exporter.ledger.tally import Tally
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.sources.org_usage import (
     ORG_USAGE_CHARGED_REVISED_DOWN_USD,

@@ -1,6 +1,6 @@
 """Source ``usage``: the team's usage ledger, team-wide and per user, as exact counters and cycle gauges."""
 
-from cursor_exporter.ledger.usage import Tally
+from cursor_exporter.ledger.tally import Tally
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.sources.usage import (
     USAGE_CHARGED_REVISED_DOWN_USD,

@@ -1,0 +1,149 @@
+"""The values the usage ledger sums: the series key, the additive tally, and the folding of events into
+(bucket, series) sums, page by page."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import NamedTuple
+
+from cursor_exporter.api.records import UsageEvent
+from cursor_exporter.money import ZERO, is_on_demand
+from cursor_exporter.timegrid import floor_hour
+
+
+class UsageKey(NamedTuple):
+    """The finest grain the ledger keeps; every exported usage family is a roll-up of it.
+
+    ``team`` is the event's ``teamId`` in the organization ledger and empty in a team's own.
+    """
+
+    user: str
+    model: str
+    kind: str
+    max_mode: bool
+    source: str
+    team: str = ""
+
+
+class Tally(NamedTuple):
+    """Additive usage figures of one series. Money is in cents, exact."""
+
+    events: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    charged_cents: Decimal = ZERO
+    token_fee_cents: Decimal = ZERO
+    request_units: Decimal = ZERO
+
+
+EMPTY = Tally()
+
+
+def add(a: Tally, b: Tally) -> Tally:
+    """Field-wise sum."""
+    return Tally(*(x + y for x, y in zip(a, b, strict=True)))
+
+
+def subtract(a: Tally, b: Tally) -> Tally:
+    """Field-wise difference ``a - b``."""
+    return Tally(*(x - y for x, y in zip(a, b, strict=True)))
+
+
+def downward_part(delta: Tally) -> Tally:
+    """The magnitude of each field that decreased in ``delta`` (zero where it did not)."""
+    return Tally(*(-x if x < 0 else type(x)(0) for x in delta))
+
+
+def peak(a: Tally, b: Tally) -> Tally:
+    """Field-wise maximum."""
+    return Tally(*(max(x, y) for x, y in zip(a, b, strict=True)))
+
+
+def bucket_finder(splits: Iterable[int]) -> Callable[[int], int]:
+    """The bucket of a timestamp: its hour, or the latest of ``splits`` (period starts) inside that hour at
+    or before it."""
+    by_hour: dict[int, list[int]] = defaultdict(list)
+    for split in sorted(set(splits)):
+        if split != floor_hour(split):
+            by_hour[floor_hour(split)].append(split)
+
+    def bucket(timestamp: int) -> int:
+        hour = floor_hour(timestamp)
+        for split in reversed(by_hour.get(hour, ())):
+            if split <= timestamp:
+                return split
+        return hour
+
+    return bucket
+
+
+class WindowAggregate:
+    """Usage summed per (bucket, series) as pages of events arrive: a window is folded page by page, and
+    never holds its events.
+
+    A bucket is the event's hour, split at each of ``splits`` inside it (see :func:`bucket_finder`);
+    ``by_team`` keeps each event's ``teamId`` (organization events).
+    """
+
+    def __init__(self, by_team: bool = False, splits: Iterable[int] = ()) -> None:
+        self._by_team = by_team
+        self._bucket = bucket_finder(splits)
+        # Plain tuples and lists: this loop runs once per event, and named tuples cost several times more.
+        self._sums: dict[tuple[int, tuple], list] = {}
+        self.events = 0
+
+    def add(self, events: Iterable[UsageEvent]) -> None:
+        """Fold these events in."""
+        sums, bucket, by_team = self._sums, self._bucket, self._by_team
+        for event in events:
+            team = (event.team_id or "unknown") if by_team else ""
+            slot = (
+                bucket(event.timestamp),
+                (event.user_email, event.model, event.kind, event.max_mode, event.source, team),
+            )
+            tokens = event.token_usage
+            fee = event.cursor_token_fee or ZERO
+            row = sums.get(slot)
+            if row is None:
+                row = sums[slot] = [0, 0, 0, 0, 0, ZERO, ZERO, ZERO]
+            row[0] += 1
+            if tokens is not None:
+                row[1] += tokens.input_tokens
+                row[2] += tokens.output_tokens
+                row[3] += tokens.cache_write_tokens
+                row[4] += tokens.cache_read_tokens
+            row[5] += event.charged
+            row[6] += fee
+            row[7] += event.requests_costs
+        self.events = sum(row[0] for row in sums.values())
+
+    def tallies(self) -> dict[tuple[int, UsageKey], Tally]:
+        """The sums so far, per (bucket, series)."""
+        return {(bucket, UsageKey(*key)): Tally(*row) for (bucket, key), row in self._sums.items()}
+
+
+def by_hour(buckets: Mapping[tuple[int, UsageKey], Tally]) -> dict[tuple[int, UsageKey], Tally]:
+    """Bucket sums folded into whole hours."""
+    hours: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
+    for (bucket, key), tally in buckets.items():
+        hours[(floor_hour(bucket), key)] = add(hours[(floor_hour(bucket), key)], tally)
+    return dict(hours)
+
+
+class HourCharge(NamedTuple):
+    """Charged cents of one hour: everything, and the on-demand (invoiced) part."""
+
+    all: Decimal = ZERO
+    on_demand: Decimal = ZERO
+
+
+def hour_charge(key: UsageKey, tally: Tally) -> HourCharge:
+    return HourCharge(tally.charged_cents, tally.charged_cents if is_on_demand(key.kind) else ZERO)
+
+
+def add_charge(a: HourCharge, b: HourCharge) -> HourCharge:
+    return HourCharge(a.all + b.all, a.on_demand + b.on_demand)

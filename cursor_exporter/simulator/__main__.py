@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
     parser.add_argument("--enterprise", action="store_true")
     parser.add_argument("--no-rate-limits", action="store_true")
+    parser.add_argument("--events-per-user-per-day", type=float, default=40.0)
+    parser.add_argument("--cycle-start-days-ago", type=int, default=10)
+    parser.add_argument(
+        "--rate-limit-period", type=float, default=60.0, help="seconds over which the per-minute limits count"
+    )
     args = parser.parse_args(argv)
     config = SimulatorConfig(
         seed=args.seed,
@@ -26,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
         enterprise=args.enterprise,
         rate_limits=not args.no_rate_limits,
+        events_per_user_per_day=args.events_per_user_per_day,
+        cycle_start_days_ago=args.cycle_start_days_ago,
+        rate_limit_period_s=args.rate_limit_period,
     )
     run_simulator(args.host, args.port, config, SimClock(speed=args.speed))
 

@@ -1,0 +1,271 @@
+"""The performance table's live rows: processes as in production, measured from outside.
+
+* **Cold start and peak RSS**: a simulator process (``python -m cursor_exporter.simulator``) and the
+  ``cursor-exporter serve`` command in a process of its own, default settings, an empty ledger. Wall time
+  from the exporter's start until its first usage sync succeeded (the backfill is caught up), against
+  the rate-limit bound: the slowest endpoint's fewest pages over its allowed rate. Cursor's limits are
+  per minute, which would make a 10k-seat backfill take hours, so both sides count them on a clock
+  ``Sizes.rate_speedup`` times faster: the simulator with ``--rate-limit-period``, the exporter with
+  the ``Exporter``'s ``rate_limit_period`` (the one change to ``serve``, made in its process by
+  :func:`serve_child`). Peak RSS is the exporter's ``VmHWM`` in ``/proc``. A missed goal is profiled
+  with py-spy attached to both processes.
+* **Scrape p99 while a sync renders**: ``benchmarks/load.py``'s scrapers against a child process serving
+  its 100k series, once idle and once while a thread renders them again and again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from load import families, run_phase
+from performance_table import Result, Sizes
+
+from cursor_exporter.ledger.scan import EVENTS_PAGE_SIZE
+from cursor_exporter.ledger.windows import plan_windows
+from cursor_exporter.output.exposition import ExpositionCache, render
+from cursor_exporter.output.web import MetricsServer
+from cursor_exporter.sources.spend import SPEND_PAGE_SIZE, TEAM_SPEND
+from cursor_exporter.sources.usage import TEAM_EVENTS
+from cursor_exporter.timegrid import DAY_MS, HOUR_MS, floor_hour
+
+API_KEY = "crsr_test_key"
+RSS_GOAL_MB = 150
+DEFAULT_SHARE = 0.5  # --api.rate-limit-share's default
+DEFAULT_LOOKBACK_MS = 48 * HOUR_MS
+DEFAULT_END_DELAY_MS = 60_000
+HANG_GUARD_S = 3600
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith(field))
+    return int(line.split()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_child(rate_limit_period: float, argv: list[str]) -> int:
+    """``cursor-exporter serve`` with every rate limit counted over ``rate_limit_period`` seconds."""
+    from cursor_exporter.commands import cli, serve
+
+    build = serve.build_exporter
+    serve.build_exporter = lambda settings, teams, **options: build(
+        settings, teams, rate_limit_period=rate_limit_period, **options
+    )
+    return cli.main(argv)
+
+
+def _usage_synced(url: str) -> bool:
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return False
+    return any(
+        line.startswith("cursor_exporter_last_success_timestamp_seconds{") and '"usage"' in line
+        and float(line.rsplit(" ", 1)[1]) > 0
+        for line in text.splitlines()
+    )  # fmt: skip
+
+
+def _bound_s(sim_url: str, started_ms: int, users: int, days: int, period_s: float) -> tuple[float, str]:
+    """The fewest seconds the rate limits allow for the backfill, and which endpoint sets them."""
+    cycle_start = started_ms // DAY_MS * DAY_MS - days * DAY_MS
+    sync_end = started_ms - DEFAULT_END_DELAY_MS
+    pages = 0
+    for window in plan_windows(floor_hour(cycle_start), sync_end, {}, DEFAULT_LOOKBACK_MS):
+        query = {"startDate": window.start_ms, "endDate": window.end_ms}
+        usage = httpx.get(f"{sim_url}/_sim/truth", params=query, timeout=600).json()["usage"]
+        pages += max(1, math.ceil(sum(row["events"] for row in usage) / EVENTS_PAGE_SIZE))
+    bounds = {
+        TEAM_EVENTS.path: (pages, math.floor(TEAM_EVENTS.per_minute * DEFAULT_SHARE)),
+        TEAM_SPEND.path: (math.ceil(users / SPEND_PAGE_SIZE), math.floor(TEAM_SPEND.per_minute * DEFAULT_SHARE)),
+    }
+    path, (count, per_period) = max(bounds.items(), key=lambda item: item[1][0] / item[1][1])
+    return count / per_period * period_s, f"{count:,} pages of {path} at {per_period} per {period_s:g} s"
+
+
+def _py_spy(pid: int, output: Path) -> subprocess.Popen:
+    command = [str(PY_SPY), "record", "--pid", str(pid), "--nonblocking", "-r", "50", "-f", "raw", "-o", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_own_frames(raw: Path, count: int = 8) -> list[str]:
+    """The functions py-spy most often found running (own samples), from its ``raw`` (collapsed) output."""
+    own: Counter[str] = Counter()
+    for line in raw.read_text().splitlines() if raw.exists() else []:
+        stack, _, samples = line.rpartition(" ")
+        leaf = stack.rsplit(";", 1)[-1]
+        name, _, where = leaf.partition(" (")
+        own[f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})"] += int(samples)
+    total = sum(own.values()) or 1
+    return [f"{frame}: {samples / total:.0%} of samples" for frame, samples in own.most_common(count)]
+
+
+def cold_start_rows(sizes: Sizes) -> list[Result]:
+    """Cold start against its rate-limit bound, and the exporter's peak RSS, from one live backfill."""
+    period = 60 / sizes.rate_speedup
+    storage = Path(tempfile.mkdtemp(prefix="cursor-exporter-perf-"))
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "cursor_exporter.simulator", "--port", "0", "--users", str(sizes.cold_users),
+         "--events-per-user-per-day", str(sizes.cold_events_per_day), "--cycle-start-days-ago", str(sizes.cold_days),
+         "--rate-limit-period", str(period)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    processes = [sim]
+    try:
+        sim_url = json.loads(sim.stderr.readline())["url"]
+        port = _free_port()
+        env = {**os.environ, "CURSOR_API_KEY": API_KEY}
+        started = time.monotonic()
+        started_ms = httpx.get(f"{sim_url}/_sim/clock").json()["now"]
+        exporter = subprocess.Popen(
+            [sys.executable, __file__, "--exporter-child", str(period), "serve", f"--api.url={sim_url}",
+             f"--storage.path={storage}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+            env=env, stderr=(storage / "exporter.log").open("w"),
+        )  # fmt: skip
+        processes.append(exporter)
+        time.sleep(1.0)
+        idle_mb = _status_kb(exporter.pid, "VmRSS:") / 1024
+        spies = {} if sizes.quick_run else {p.pid: (_py_spy(p.pid, storage / f"{p.pid}.txt")) for p in processes}
+        while not _usage_synced(f"http://127.0.0.1:{port}"):
+            if exporter.poll() is not None or time.monotonic() - started > HANG_GUARD_S:
+                log = (storage / "exporter.log").read_text()[-2000:]
+                raise RuntimeError(f"the exporter stopped, or never caught up; its log ends:\n{log}")
+            time.sleep(0.5)
+        cold_s = time.monotonic() - started
+        peak_mb = _status_kb(exporter.pid, "VmHWM:") / 1024
+        cpu = {"exporter": _cpu_seconds(exporter.pid), "simulator": _cpu_seconds(sim.pid)}
+        for spy in spies.values():
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=120)
+        bound_s, bound_text = _bound_s(sim_url, started_ms, sizes.cold_users, sizes.cold_days, period)
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(timeout=30)
+    ratio = cold_s / bound_s
+    team = (
+        f"{sizes.cold_users:,} seats x {sizes.cold_events_per_day} events/seat/day over a {sizes.cold_days}-day cycle"
+    )
+    cpu_text = f"CPU meanwhile: exporter {cpu['exporter']:.0f} s, simulator {cpu['simulator']:.0f} s"
+    profile = [
+        f"{name}: {frame}"
+        for name, process in (("exporter", exporter), ("simulator", sim))
+        for frame in top_own_frames(storage / f"{process.pid}.txt", 6)
+    ]
+    cold = Result(
+        "Cold start vs the rate-limit bound",
+        f"bound {bound_s:.0f} s ({bound_text})",
+        f"{cold_s:.0f} s = {ratio:.2f}x",
+        "<= 1.1x",
+        ratio <= 1.1,
+        f"{team}; rate limits {sizes.rate_speedup:g}x faster on both sides; wall time from the exporter's start to"
+        f" its first usage sync's success; {cpu_text}",
+        [cpu_text, *profile],
+        gap=None
+        if ratio <= 1.1
+        else f"{ratio:.2f}x the bound instead of 1.1x: {cold_s - 1.1 * bound_s:.0f} s too long",
+    )
+    rss = Result(
+        "Peak RSS, default settings",
+        f"{idle_mb:.0f} MB a second after start",
+        f"{peak_mb:.0f} MB",
+        f"< {RSS_GOAL_MB} MB",
+        peak_mb < RSS_GOAL_MB,
+        f"VmHWM of the exporter at the end of the cold start above ({team})",
+        gap=None if peak_mb < RSS_GOAL_MB else f"{peak_mb - RSS_GOAL_MB:.0f} MB over",
+    )
+    return [cold, rss]
+
+
+def load_child(series: int) -> None:
+    """Serve ``series`` (``load.py``'s families); ``render`` and ``idle`` on stdin start and stop a sync's
+    renders, the end of stdin stops."""
+    metrics = families(series)
+    cache = ExpositionCache()
+    cache.publish(render(metrics), b"<html>load</html>", ready=True)
+    server = MetricsServer("127.0.0.1", 0, cache, "/metrics")
+    server.start()
+    print(server.server_address[1], flush=True)
+    rendering = threading.Event()
+
+    def sync() -> None:
+        while True:
+            rendering.wait()
+            cache.publish(render(metrics), b"<html>load</html>", ready=True)
+
+    threading.Thread(target=sync, daemon=True).start()
+    for command in sys.stdin:
+        (rendering.set if command.strip() == "render" else rendering.clear)()
+    server.shutdown()
+    server.server_close()
+
+
+def _p99(seconds: list[float]) -> float:
+    return statistics.quantiles(seconds, n=100)[98]
+
+
+def scrape_under_render_row(sizes: Sizes) -> Result:
+    """Scrape p99 of ``load_scrapers`` keep-alive scrapers while a sync renders, against idle, per round."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--load-child", str(sizes.load_series)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    idle, busy = [], []
+    try:
+        port = int(child.stdout.readline())
+        for _ in range(sizes.load_rounds):
+            for command, p99s in (("idle", idle), ("render", busy)):
+                child.stdin.write(f"{command}\n")
+                child.stdin.flush()
+                tally = run_phase(port, sizes.load_scrapers, sizes.load_phase_s, keep_alive=True)
+                if tally.errors:
+                    raise RuntimeError(f"{tally.errors} scrapes failed")
+                p99s.append(_p99(tally.seconds))
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+    ratios = [b / i for b, i in zip(busy, idle, strict=True)]
+    ratio = statistics.median(ratios)
+    return Result(
+        f"Scrape p99 while a sync renders, {sizes.load_scrapers} scrapers, {sizes.load_series:,} series",
+        f"idle p99 {statistics.median(idle) * 1000:.1f} ms",
+        f"{statistics.median(busy) * 1000:.1f} ms = {ratio:.2f}x (best {min(ratios):.2f}x)",
+        "<= 3x",
+        ratio <= 3,
+        f"benchmarks/load.py's keep-alive scrapers (gzipped OpenMetrics) against a child process, {sizes.load_rounds}"
+        f" rounds of {sizes.load_phase_s:g} s idle then {sizes.load_phase_s:g} s with a thread rendering the series"
+        " again and again",
+        gap=None if ratio <= 3 else f"{ratio:.2f}x instead of 3x",
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--exporter-child":
+        sys.exit(serve_child(float(sys.argv[2]), sys.argv[3:]))
+    load_child(int(sys.argv[2]))

@@ -216,7 +216,7 @@ def test_the_http_exchange_keeps_alive_answers_head_and_refuses_what_it_cannot_r
     assert http10.endswith(b"\r\n\r\nHealthy\n")
     pipelined = exchange(port, b"GET /-/healthy HTTP/1.1\r\n\r\nGET /-/ready HTTP/1.1\r\nConnection: close\r\n\r\n")
     assert pipelined.count(b"HTTP/1.1 200 OK") == 2 and pipelined.endswith(b"Ready\n")
-    assert exchange(port, b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n").startswith(b"HTTP/1.1 405 ")
+    assert exchange(port, b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}").startswith(b"HTTP/1.1 405 ")
     assert exchange(port, b"SSH-2.0-OpenSSH_9.6\r\n\r\n").startswith(b"HTTP/1.1 400 ")
     huge = b"GET / HTTP/1.1\r\nX-Padding: " + b"a" * (2 * web.MAX_HEAD_BYTES) + b"\r\n\r\n"
     assert exchange(port, huge).startswith(b"HTTP/1.1 431 ")

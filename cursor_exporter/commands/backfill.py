@@ -34,6 +34,7 @@ from prometheus_client.utils import floatToGoString
 from cursor_exporter.api.client import ApiError
 from cursor_exporter.commands.config import ConfigError, Settings
 from cursor_exporter.commands.serve import api_client, storage_problem
+from cursor_exporter.ledger.lock import LedgerLock
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
@@ -264,12 +265,13 @@ def run_backfill(settings: Settings, args: dict[str, Any]) -> int:
     if problem is not None:  # found before the first request, not after hours of fetching
         print(f"cursor-exporter: {problem}", file=sys.stderr)
         return 2
+    lock = LedgerLock(directory) if args.get("seed_ledger") else None  # a LedgerError when serve holds it
+    store = None if lock is None else Store(directory)
     client = api_client(settings, source.api_url if source else settings.api_url, key)
     if organization:
         scanner = WindowScanner(client, ORG_EVENTS, {"organizationId": settings.org_id or ""})
     else:
         scanner = WindowScanner(client, TEAM_EVENTS)
-    store = Store(directory) if args.get("seed_ledger") else None
     labels = LabelPolicy(settings.metrics_user_label, settings.resolve_user_hash_key(), settings.resolve_model_map())
     try:
         result = backfill(
@@ -298,6 +300,8 @@ def run_backfill(settings: Settings, args: dict[str, Any]) -> int:
         client.close()
         if store is not None:
             store.close()
+        if lock is not None:
+            lock.release()
     print(
         f"wrote {args['output']}: {result.windows} windows, {result.events} events, {result.series} series, "
         f"{result.samples} samples; load it with: promtool tsdb create-blocks-from openmetrics {args['output']} "

@@ -31,6 +31,7 @@ from cursor_exporter.commands.export import GROUPS, run_export
 from cursor_exporter.commands.logs import configure_logging
 from cursor_exporter.commands.serve import serve
 from cursor_exporter.commands.simulate import simulate
+from cursor_exporter.ledger.database import LedgerError
 from cursor_exporter.output.webconfig import WebConfigError, load_web_config
 
 log = logging.getLogger("cursor_exporter")
@@ -242,6 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cursor-exporter: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        return _run(command, settings, simulator_args, history_args)
+    except LedgerError as error:  # a ledger in use or unusable: one line, whichever command opened it
+        print(f"cursor-exporter: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(command: str, settings: Settings, simulator_args: dict[str, Any], history_args: dict[str, Any]) -> int:
     if command == "simulate":
         return simulate(simulator_args)
     if command == "check":

@@ -6,6 +6,9 @@ current figures (later revisions replace earlier ones), so it reconciles with Cu
 rather than with the never-decreasing counters. Money is summed exactly in cents and written in
 dollars as exact decimal strings; users are the emails Cursor reports and models the raw model
 names, whatever the ``--metrics.*`` labels.
+
+It opens the ledger read-only and takes no lock, so it may run beside ``serve``: in SQLite's WAL
+mode a reader never blocks the writer, and each query reads one committed state.
 """
 
 from __future__ import annotations
@@ -80,11 +83,11 @@ def run_export(settings: Settings, args: dict[str, Any]) -> int:
     except ConfigError as error:
         print(f"cursor-exporter: export: {error}", file=sys.stderr)
         return 2
-    if not (directory / DB_FILENAME).is_file():
+    if not (directory / DB_FILENAME).exists():
         print(f"cursor-exporter: export: no ledger in {directory} (see --storage.path)", file=sys.stderr)
         return 2
     group_by = args.get("group_by", ("day",))
-    store = Store(directory)
+    store = Store(directory, read_only=True)
     try:
         rows = usage_rows(
             Ledger(store, by_team=organization), args.get("range_from", 0), args.get("range_to"), group_by

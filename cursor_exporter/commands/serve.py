@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from cursor_exporter.api.client import CursorClient
 from cursor_exporter.commands.config import Settings, TeamSource, parse_pairs
+from cursor_exporter.ledger.lock import LedgerLock
 from cursor_exporter.ledger.paths import ledger_path
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.output.exposition import ExpositionCache
@@ -80,6 +81,8 @@ class Exporter:
 
     With several teams every team has its own client, ledger (``teams/<name>`` under ``--storage.path``)
     and jobs, and every family gets a ``team`` label; an organization key belongs to the first team.
+    It holds the lock of every ledger it opens until :meth:`stop`; a ledger another process holds, or
+    one that is no usable ledger, is a :class:`~cursor_exporter.ledger.database.LedgerError`.
     """
 
     def __init__(
@@ -93,6 +96,14 @@ class Exporter:
     ) -> None:
         self.settings = settings
         self.mode = mode
+        org_key = settings.resolve_org_api_key()
+        wants_org_ledger = org_key is not None and "org_usage" in settings.polled_sources(organization=True)
+        org_ledger = ledger_path(settings.storage_path, organization=True) if wants_org_ledger else None
+        ledgers = [ledger_path(settings.storage_path, team=team.name) for team in teams]
+        # Locked and checked before the port is bound: a second exporter, or a bad ledger, is told as such.
+        self._locks = [LedgerLock(directory) for directory in [*ledgers, org_ledger] if directory is not None]
+        stores = [Store(directory) for directory in ledgers]
+        self.org_store = None if org_ledger is None else Store(org_ledger)
         self._stopping = threading.Event()  # set at shutdown: cuts every wait short, sends no new request
         self._sync_running = threading.Lock()  # held while a sync runs, so that shutdown can wait for it
         self.cache = ExpositionCache()
@@ -105,17 +116,13 @@ class Exporter:
             executors={"default": ThreadPoolExecutor(1), RUNTIME_EXECUTOR: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-        org_key = settings.resolve_org_api_key()
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
         client_options = {"rate_limit_period": rate_limit_period, "stopping": self._stopping}
         self.org_client = api_client(settings, teams[0].api_url, org_key, **client_options) if org_key else None
-        wants_org_ledger = org_key is not None and "org_usage" in settings.polled_sources(organization=True)
-        self.org_store = Store(ledger_path(settings.storage_path, organization=True)) if wants_org_ledger else None
         options = replace(settings.source_options(), mode=mode)
         self.runtimes: list[TeamRuntime] = []
-        for index, team in enumerate(teams):
+        for index, (team, store) in enumerate(zip(teams, stores, strict=True)):
             client = api_client(settings, team.api_url, team.api_key, **client_options)
-            store = Store(ledger_path(settings.storage_path, team=team.name))
             first = index == 0
             context = SourceContext(
                 client=client,
@@ -243,6 +250,8 @@ class Exporter:
             self.org_client.close()
         if self.org_store is not None:
             self.org_store.close()
+        for lock in self._locks:
+            lock.release()
         return True
 
     def run_until_signalled(self) -> None:

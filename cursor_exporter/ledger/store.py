@@ -10,12 +10,14 @@ stored as decimal TEXT so it round-trips exactly.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cursor_exporter.ledger.database import open_database
 from cursor_exporter.timegrid import HOUR_MS
 
 DB_FILENAME = "cursor-exporter.sqlite"
@@ -71,16 +73,20 @@ CREATE TABLE IF NOT EXISTS activity_rows (
 Key = tuple[str, str, str, int, str, str]
 Values = tuple[Any, ...]
 
+log = logging.getLogger(__name__)
+
 
 class Store:
     """The exporter's SQLite database under ``--storage.path``."""
 
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: Path, *, read_only: bool = False) -> None:
+        """Open (and create, upgrade) the ledger in ``directory``; ``read_only`` opens an existing, current one
+        without ever writing to it, beside a running exporter. A file that is no usable ledger is a
+        :class:`LedgerError` before anything is written to it."""
         self.path = directory / DB_FILENAME
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = open_database(self.path, SCHEMA_VERSION, read_only=read_only)
+        if read_only:
+            return
         self._db.executescript(_SCHEMA)
         version = self.get_state("schema_version")
         if version == "1":
@@ -129,9 +135,22 @@ class Store:
             (key, value),
         )
 
-    def get_json(self, key: str) -> Any:
+    def get_json(self, key: str, restore: Callable[[Any], Any] = lambda value: value) -> Any:
+        """The JSON value stored under ``key`` passed through ``restore`` (e.g. a model's validation); None when absent.
+
+        A value that cannot be decoded or restored (damaged, or of a shape this version does not read) is
+        logged once and treated as absent, so that its source fetches it anew instead of failing each start.
+        """
         raw = self.get_state(key)
-        return None if raw is None else json.loads(raw)
+        if raw is None:
+            return None
+        try:
+            return restore(json.loads(raw))
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            detail = next(iter(str(error).splitlines()), "")
+            log.warning("ignoring stored state %r of %s (%s: %s)", key, self.path, type(error).__name__, detail)
+            return None
+
 
     def set_json(self, key: str, value: Any) -> None:
         self.set_state(key, json.dumps(value, separators=(",", ":")))

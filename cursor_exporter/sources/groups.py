@@ -88,15 +88,13 @@ class GroupsSource(Source):
 
     def __init__(self, context: SourceContext) -> None:
         super().__init__(context)
-        saved = context.store.get_json(STATE_KEY)
-        self._report = (
-            None
-            if saved is None
-            else GroupsReport(
+        self._report = context.store.get_json(
+            STATE_KEY,
+            lambda saved: GroupsReport(
                 saved["cycle_start_ms"],
                 saved["cycle_end_ms"],
                 tuple(BillingGroup.model_validate(row) for row in saved["groups"]),
-            )
+            ),
         )
 
     @property

@@ -65,8 +65,7 @@ class MembersSource(Source):
 
     def __init__(self, context: SourceContext) -> None:
         super().__init__(context)
-        saved = context.store.get_json(STATE_KEY)
-        self._members = None if saved is None else tuple(Member.model_validate(row) for row in saved)
+        self._members = context.store.get_json(STATE_KEY, lambda saved: tuple(map(Member.model_validate, saved)))
 
     @property
     def restored(self) -> bool:

@@ -115,11 +115,11 @@ class SpendSource(Source):
 
     def __init__(self, context) -> None:
         super().__init__(context)
-        saved = context.store.get_json(STATE_KEY)
-        self._report = (
-            None
-            if saved is None
-            else SpendReport(saved["cycle_start_ms"], tuple(MemberSpend.model_validate(r) for r in saved["members"]))
+        self._report = context.store.get_json(
+            STATE_KEY,
+            lambda saved: SpendReport(
+                saved["cycle_start_ms"], tuple(map(MemberSpend.model_validate, saved["members"]))
+            ),
         )
 
     @property

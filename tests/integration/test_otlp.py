@@ -106,9 +106,9 @@ def test_the_demo_pushes_under_an_instance_id_of_its_own(make_team, tmp_path):
         {"web_listen_address": "127.0.0.1:0", "storage_path": tmp_path, "otlp_endpoint": "http://127.0.0.1:9"}
     )
     source = [TeamSource(None, team.url, team.sim.config.api_key)]
-    live, demo = (Exporter(settings, source, clock_ms=team.clock.now_ms, mode=mode) for mode in ("live", "demo"))
-    try:
-        assert demo.otlp.instance_id == f"demo-{live.otlp.instance_id}"  # same ledger, never the same series
-    finally:
-        live.stop()
-        demo.stop()
+    instance_ids = {}
+    for mode in ("live", "demo"):  # one after the other: a ledger has one writer at a time
+        exporter = Exporter(settings, source, clock_ms=team.clock.now_ms, mode=mode)
+        instance_ids[mode] = exporter.otlp.instance_id
+        exporter.stop()
+    assert instance_ids["demo"] == f"demo-{instance_ids['live']}"  # same ledger, never the same series

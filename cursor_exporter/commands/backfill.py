@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +38,8 @@ from cursor_exporter.commands.serve import api_client, storage_problem
 from cursor_exporter.ledger.lock import LedgerLock
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.store import Store
-from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, UsageView, add, aggregate
+from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, WindowAggregate, add, by_hour
+from cursor_exporter.ledger.usage import Ledger, UsageView
 from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
 from cursor_exporter.sources import FAMILY_BY_NAME
 from cursor_exporter.sources.labels import LabelPolicy
@@ -135,14 +137,16 @@ def fetch_history(
     for index, window in enumerate(windows, 1):
         window_hours_count = len(window.hours)
         events = scanner.scan_consistently(
-            window, on_page=lambda received, total, n=window_hours_count: progress.page(n, received, total)
+            window,
+            seed.new_aggregate if seed is not None else partial(WindowAggregate, by_team),
+            on_page=lambda received, total, n=window_hours_count: progress.page(n, received, total),
         )
-        for (hour, key), tally in aggregate(events, by_team).items():
+        for (hour, key), tally in by_hour(events.tallies()).items():
             hours.setdefault(hour, {})[key] = tally
         if seed is not None:
             seed.replace_window(window, events, fetched_at_ms=fetched_at_ms)
-        events_total += len(events)
-        progress.window_done(index, len(windows), window.start_ms, window.end_ms, len(events))
+        events_total += events.events
+        progress.window_done(index, len(windows), window.start_ms, window.end_ms, events.events)
     if seed is not None:
         # The live sync continues from the oldest hour the seed left unsettled (or from --to).
         unsettled = first_unsettled_hour(start_ms, fetched_at_ms, seed.bucket_states(start_ms), lookback_ms)

@@ -23,7 +23,8 @@ from typing import Any, TextIO
 
 from cursor_exporter.commands.config import ConfigError, Settings
 from cursor_exporter.ledger.store import DB_FILENAME, Store
-from cursor_exporter.ledger.usage import EMPTY, Ledger, Tally, UsageKey, add
+from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.timegrid import floor_hour, utc_date
 
 GROUPS = ("day", "user", "model", "kind", "team")

@@ -139,6 +139,7 @@ class Exporter:
                 settings.polled_sources(organization=first and org_key is not None),
                 publish=self.publish,
                 next_run=partial(self._next_run, team.name),
+                sync_deadline=settings.sync_interval,  # a sync may not outlast its own interval
             )
             self.runtimes.append(TeamRuntime(team.name, client, store, engine))
         self.store = self.runtimes[0].store

@@ -21,7 +21,8 @@ from cursor_exporter.ledger.database import open_database
 from cursor_exporter.timegrid import HOUR_MS
 
 DB_FILENAME = "cursor-exporter.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+LEGACY_HOUR = -1  # usage_peaks row of revisions a schema-2 ledger kept per series, not per hour
 
 KEY_COLUMNS = ("user", "model", "kind", "max_mode", "source", "team")
 VALUE_COLUMNS = (
@@ -53,7 +54,14 @@ CREATE TABLE IF NOT EXISTS usage_totals (
     PRIMARY KEY ({_KEYS})
 ) WITHOUT ROWID;
 """
-_SCHEMA = f"""{_USAGE_HOURS}{_USAGE_TOTALS}
+_USAGE_PEAKS = f"""
+CREATE TABLE IF NOT EXISTS usage_peaks (
+    hour_start INTEGER NOT NULL, {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
+    {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
+    PRIMARY KEY (hour_start, {_KEYS})
+) WITHOUT ROWID;
+"""
+_SCHEMA = f"""{_USAGE_HOURS}{_USAGE_TOTALS}{_USAGE_PEAKS}
 CREATE TABLE IF NOT EXISTS usage_buckets (
     hour_start INTEGER PRIMARY KEY, fetched_at INTEGER NOT NULL, covered_until INTEGER NOT NULL
 );
@@ -91,6 +99,9 @@ class Store:
         version = self.get_state("schema_version")
         if version == "1":
             self._add_team_column()
+            version = "2"
+        if version == "2":
+            self._keep_revisions_as_peaks()
         elif version is not None and int(version) != SCHEMA_VERSION:
             raise RuntimeError(f"{self.path} has schema {version}; this version needs {SCHEMA_VERSION}")
         self.set_state("schema_version", str(SCHEMA_VERSION))
@@ -108,6 +119,18 @@ class Store:
                 names = ", ".join(old_columns)
                 db.execute(f"INSERT INTO {table} ({names}, team) SELECT {names}, '' FROM {table}_v1")
                 db.execute(f"DROP TABLE {table}_v1")
+            self.set_state("schema_version", "2", db)
+
+    def _keep_revisions_as_peaks(self) -> None:
+        """Schema 2 -> 3: counters hold each hour's peak instead of summing every downward change. A schema-2
+        ledger's summed revisions have no hour, so they become one row at ``LEGACY_HOUR`` that no window
+        replaces: its counters never fall across the upgrade."""
+        revised = " OR ".join(f"revised_{c} != 0" for c in VALUE_COLUMNS)
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO usage_peaks (hour_start, {_KEYS}, {_VALUES}) "
+                f"SELECT {LEGACY_HOUR}, {_KEYS}, {_REVISED} FROM usage_totals WHERE {revised}"
+            )
             self.set_state("schema_version", str(SCHEMA_VERSION), db)
 
     def close(self) -> None:
@@ -151,7 +174,6 @@ class Store:
             log.warning("ignoring stored state %r of %s (%s: %s)", key, self.path, type(error).__name__, detail)
             return None
 
-
     def set_json(self, key: str, value: Any) -> None:
         self.set_state(key, json.dumps(value, separators=(",", ":")))
 
@@ -166,11 +188,17 @@ class Store:
             (from_hour,),
         ).fetchall()
 
-    def hour_rows(self, first_hour: int, last_hour: int | None = None) -> list[tuple[int, Key, Values]]:
-        """Stored usage of the hours in [first_hour, last_hour] (open-ended when ``last_hour`` is None)."""
+    def hour_rows(self, first_ms: int, last_ms: int | None = None) -> list[tuple[int, Key, Values]]:
+        """Stored usage of the buckets starting in [first_ms, last_ms] (open-ended when ``last_ms`` is None).
+
+        A bucket is an hour, or the part of an hour from a period start (a billing cycle's, a contract's)
+        on; the part before that start keeps the hour's own start."""
+        return self._rows("usage_hours", first_ms, last_ms)
+
+    def _rows(self, table: str, first_ms: int, last_ms: int | None) -> list[tuple[int, Key, Values]]:
         rows = self._db.execute(
-            f"SELECT hour_start, {_KEYS}, {_VALUES} FROM usage_hours WHERE hour_start >= ? AND hour_start <= ?",
-            (first_hour, last_hour if last_hour is not None else 2**62),
+            f"SELECT hour_start, {_KEYS}, {_VALUES} FROM {table} WHERE hour_start >= ? AND hour_start <= ?",
+            (first_ms, last_ms if last_ms is not None else 2**62),
         )
         width = len(KEY_COLUMNS)
         return [(row[0], tuple(row[1 : 1 + width]), tuple(row[1 + width :])) for row in rows]
@@ -222,15 +250,46 @@ class Store:
 
     @staticmethod
     def replace_hours(
-        db: sqlite3.Connection, first_hour: int, last_hour: int, rows: Iterable[tuple[int, Key, Values]]
+        db: sqlite3.Connection, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
     ) -> None:
-        """Within a transaction: drop the stored usage of [first_hour, last_hour] and insert ``rows``."""
-        db.execute("DELETE FROM usage_hours WHERE hour_start >= ? AND hour_start <= ?", (first_hour, last_hour))
+        """Within a transaction: drop the stored usage of the buckets starting in [first_ms, last_ms] and
+        insert ``rows``."""
+        Store._replace_rows(db, "usage_hours", first_ms, last_ms, rows)
+
+    @staticmethod
+    def _replace_rows(
+        db: sqlite3.Connection, table: str, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
+    ) -> None:
+        db.execute(f"DELETE FROM {table} WHERE hour_start >= ? AND hour_start <= ?", (first_ms, last_ms))
         marks = ", ".join("?" * (1 + len(KEY_COLUMNS) + len(VALUE_COLUMNS)))
         db.executemany(
-            f"INSERT INTO usage_hours (hour_start, {_KEYS}, {_VALUES}) VALUES ({marks})",
+            f"INSERT INTO {table} (hour_start, {_KEYS}, {_VALUES}) VALUES ({marks})",
             [(hour, *key, *values) for hour, key, values in rows],
         )
+
+    def peak_rows(self, first_hour: int, last_hour: int | None = None) -> list[tuple[int, Key, Values]]:
+        """How far each series' peak of the hours in [first_hour, last_hour] lies above its stored usage
+        (rows only where it does; ``LEGACY_HOUR`` holds a schema-2 ledger's revisions)."""
+        return self._rows("usage_peaks", first_hour, last_hour)
+
+    def forget_buckets_fetched_after(self, instant_ms: int) -> int | None:
+        """Drop the fetch records stamped later than ``instant_ms``; the oldest such hour, or None."""
+        with self.transaction() as db:
+            first = db.execute("SELECT MIN(hour_start) FROM usage_buckets WHERE fetched_at > ?", (instant_ms,))
+            hour = first.fetchone()[0]
+            db.execute("DELETE FROM usage_buckets WHERE fetched_at > ?", (instant_ms,))
+        return hour
+
+    def forget_bucket(self, hour: int) -> None:
+        """Drop the fetch record of ``hour`` (its usage stays) so that the next sync fetches it again."""
+        self._db.execute("DELETE FROM usage_buckets WHERE hour_start = ?", (hour,))
+
+    @staticmethod
+    def replace_peaks(
+        db: sqlite3.Connection, first_hour: int, last_hour: int, rows: Iterable[tuple[int, Key, Values]]
+    ) -> None:
+        """Within a transaction: replace the peak excess rows of the hours in [first_hour, last_hour]."""
+        Store._replace_rows(db, "usage_peaks", first_hour, last_hour, rows)
 
     @staticmethod
     def mark_buckets(db: sqlite3.Connection, hours: Iterable[int], fetched_at: int, covered_until: int) -> None:

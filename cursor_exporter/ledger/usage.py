@@ -113,8 +113,6 @@ class Ledger:
         self._splits: list[int] = store.get_json(PERIOD_STARTS) or []
         self.cycle_start_ms: int | None = _int_state(store, CYCLE_START)
         self.pending_start_ms: int | None = _int_state(store, PENDING_START)
-        if self.cycle_start_ms is not None:
-            self._split_at(self.cycle_start_ms)  # a ledger from before split hours fetches its start's hour again
         self._cycle, self._cycle_hourly = self._sum_since(self.cycle_start_ms)
 
     @property
@@ -141,6 +139,7 @@ class Ledger:
         planning back to fetch it."""
         if start_ms == self.cycle_start_ms:
             self._set_pending(None)
+            self._split_at(start_ms)  # a ledger from before split hours fetches its start's hour again
             return
         if start_ms == self.pending_start_ms:
             return

@@ -68,11 +68,11 @@ ORG_USAGE_REQUEST_UNITS = Family(
 )
 
 ORG_USAGE_CHARGED_REVISED_DOWN_USD = Family(
-    "cursor_org_usage_charged_revised_down_usd_total",
-    "counter",
+    "cursor_org_usage_charged_revised_down_usd",
+    "gauge",
     ORG_USAGE_LABELS,
-    "Downward revisions of each team's charged money that counters cannot follow.",
-    f"{_ORG_EVENTS}: decreases of chargedCents / 100 between re-fetches of a window",
+    "Charged money each team's counter holds above Cursor's current figure (downward revisions).",
+    f"{_ORG_EVENTS}: hourly peak minus current chargedCents / 100",
 )
 
 ORG_USAGE_CONTRACT_CHARGED_USD = Family(
@@ -161,4 +161,4 @@ class OrgUsageSource(LedgerSource):
             self._waiting_pool = pool
         period_start = int(contract_start) if contract_start else context.shared.require_cycle_start(self.name)
         self.ledger.set_cycle_start(period_start)
-        sync_windows(context, self.ledger, self.scanner, self.cap, ORG_WINDOWS_PER_SYNC)
+        sync_windows(self, self.scanner, ORG_WINDOWS_PER_SYNC)

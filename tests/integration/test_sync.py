@@ -100,9 +100,7 @@ def test_refetch_is_idempotent_and_late_events_and_revisions_are_caught(make_tea
             assert now.get(key, 0) >= value, f"counter {key} decreased"
         # Counters minus the downward revisions they could not follow are Cursor's figures.
         revised = {
-            labels: value
-            for (name, labels), value in now.items()
-            if name == "cursor_usage_charged_revised_down_usd"
+            labels: value for (name, labels), value in now.items() if name == "cursor_usage_charged_revised_down_usd"
         }
         revised_any = revised_any or any(revised.values())
         for (name, labels), value in expected_usage(truth, cycle=False).items():

@@ -129,3 +129,19 @@ def test_buckets_split_only_inside_their_own_hour():
         T0 + 9,
     ]
     assert bucket(T0 + HOUR_MS + 7) == T0 + HOUR_MS  # a start on the hour splits nothing
+
+
+def test_a_ledger_from_before_split_hours_fetches_its_starts_hour_again(tmp_path):
+    start = T0 + 17 * 60_000
+    store = Store(tmp_path)
+    ledger = Ledger(store)
+    ledger.set_cycle_start(start)
+    ledger.replace_window(HOUR, around(start), T0 + 2 * HOUR_MS)
+    store.set_json("period_starts_ms", [])  # as a ledger written before starts were split kept it
+    store.close()
+    upgraded = Ledger(Store(tmp_path))
+    assert T0 in upgraded.bucket_states(T0)  # opening it writes nothing (export opens it read-only)
+    upgraded.set_cycle_start(start)  # the first sync after the upgrade
+    assert T0 not in upgraded.bucket_states(T0)
+    upgraded.replace_window(HOUR, around(start), T0 + 3 * HOUR_MS)
+    assert upgraded.view().cycle[KEY].charged_cents == cents(around(start), start)

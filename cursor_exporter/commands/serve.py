@@ -105,15 +105,20 @@ class Exporter:
         stores = [Store(directory) for directory in ledgers]
         self.org_store = None if org_ledger is None else Store(org_ledger)
         self._stopping = threading.Event()  # set at shutdown: cuts every wait short, sends no new request
-        self._sync_running = threading.Lock()  # held while a sync runs, so that shutdown can wait for it
+        self._syncs = threading.Condition()  # counts the syncs running, so that shutdown can wait for them
+        self._running_syncs = 0
         self.cache = ExpositionCache()
         host, port = settings.listen_host_port
         telemetry_path = None if settings.web_disable_metrics else settings.web_telemetry_path
         self.server = MetricsServer(host, port, self.cache, telemetry_path, WebConfigWatcher(settings.web_config_file))
         self._serving: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
-            # Syncs run one at a time; the process and Python families refresh beside them.
-            executors={"default": ThreadPoolExecutor(1), RUNTIME_EXECUTOR: ThreadPoolExecutor(1)},
+            # Every source syncs in a thread of its own: Cursor limits each endpoint apart, so a slow one (a
+            # backfill, a stalled answer) holds up no other. The process and Python families refresh beside.
+            executors={
+                "default": ThreadPoolExecutor(len(teams) * len(POLLING)),
+                RUNTIME_EXECUTOR: ThreadPoolExecutor(1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         # The organization's rate budget is separate from the team's, so it gets its own limiters.
@@ -221,9 +226,16 @@ class Exporter:
             log.info("pushing OTLP to %s every %.0fs", self.settings.otlp_endpoint, self.settings.otlp_interval)
 
     def _sync(self, engine: TeamEngine, source: str) -> None:
-        with self._sync_running:
-            if not self._stopping.is_set():
-                engine.run(source)
+        with self._syncs:
+            if self._stopping.is_set():
+                return
+            self._running_syncs += 1
+        try:
+            engine.run(source)
+        finally:
+            with self._syncs:
+                self._running_syncs -= 1
+                self._syncs.notify_all()
 
     def stop(self) -> bool:
         """Stop scheduling, cut every wait short, stop serving, close the databases last.
@@ -234,9 +246,8 @@ class Exporter:
         self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        idle = self._sync_running.acquire(timeout=SHUTDOWN_GRACE_S)
-        if idle:  # a queued sync may still start: it sees the stop and returns without touching anything
-            self._sync_running.release()
+        with self._syncs:  # a queued sync may still start: it sees the stop and returns without touching anything
+            idle = self._syncs.wait_for(lambda: self._running_syncs == 0, timeout=SHUTDOWN_GRACE_S)
         if self._serving is not None:  # shutdown() would wait forever for a loop that never ran
             self.server.shutdown()
         self.server.server_close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,15 +85,40 @@ Values = tuple[Any, ...]
 log = logging.getLogger(__name__)
 
 
+class SerializedConnection:
+    """One SQLite connection shared by the sources' threads: a transaction holds it whole, so no other
+    thread's statement can land inside it; any other statement waits for it."""
+
+    def __init__(self, db: SerializedConnection) -> None:
+        self._db = db
+        self.lock = threading.RLock()
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        with self.lock:
+            return self._db.execute(sql, parameters)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        with self.lock:
+            return self._db.executemany(sql, rows)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        with self.lock:
+            return self._db.executescript(script)
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+
 class Store:
-    """The exporter's SQLite database under ``--storage.path``."""
+    """The exporter's SQLite database under ``--storage.path``; safe to share between threads."""
 
     def __init__(self, directory: Path, *, read_only: bool = False) -> None:
         """Open (and create, upgrade) the ledger in ``directory``; ``read_only`` opens an existing, current one
         without ever writing to it, beside a running exporter. A file that is no usable ledger is a
         :class:`LedgerError` before anything is written to it."""
         self.path = directory / DB_FILENAME
-        self._db = open_database(self.path, SCHEMA_VERSION, read_only=read_only)
+        self._db = SerializedConnection(open_database(self.path, SCHEMA_VERSION, read_only=read_only))
         if read_only:
             return
         self._db.executescript(_SCHEMA)
@@ -138,21 +164,22 @@ class Store:
         self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit: all of it survives a kill -9, or none of it does."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> Iterator[SerializedConnection]:
+        """One atomic unit: all of it survives a kill -9, or none of it does; other threads wait for it."""
+        with self._db.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def get_state(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_state(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
+    def set_state(self, key: str, value: str, db: SerializedConnection | None = None) -> None:
         (db or self._db).execute(
             "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -250,7 +277,7 @@ class Store:
 
     @staticmethod
     def replace_hours(
-        db: sqlite3.Connection, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
+        db: SerializedConnection, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
     ) -> None:
         """Within a transaction: drop the stored usage of the buckets starting in [first_ms, last_ms] and
         insert ``rows``."""
@@ -258,7 +285,7 @@ class Store:
 
     @staticmethod
     def _replace_rows(
-        db: sqlite3.Connection, table: str, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
+        db: SerializedConnection, table: str, first_ms: int, last_ms: int, rows: Iterable[tuple[int, Key, Values]]
     ) -> None:
         db.execute(f"DELETE FROM {table} WHERE hour_start >= ? AND hour_start <= ?", (first_ms, last_ms))
         marks = ", ".join("?" * (1 + len(KEY_COLUMNS) + len(VALUE_COLUMNS)))
@@ -286,13 +313,13 @@ class Store:
 
     @staticmethod
     def replace_peaks(
-        db: sqlite3.Connection, first_hour: int, last_hour: int, rows: Iterable[tuple[int, Key, Values]]
+        db: SerializedConnection, first_hour: int, last_hour: int, rows: Iterable[tuple[int, Key, Values]]
     ) -> None:
         """Within a transaction: replace the peak excess rows of the hours in [first_hour, last_hour]."""
         Store._replace_rows(db, "usage_peaks", first_hour, last_hour, rows)
 
     @staticmethod
-    def mark_buckets(db: sqlite3.Connection, hours: Iterable[int], fetched_at: int, covered_until: int) -> None:
+    def mark_buckets(db: SerializedConnection, hours: Iterable[int], fetched_at: int, covered_until: int) -> None:
         """Within a transaction: record that ``hours`` were fetched at ``fetched_at``."""
         db.executemany(
             "INSERT INTO usage_buckets (hour_start, fetched_at, covered_until) VALUES (?, ?, ?) "
@@ -302,7 +329,7 @@ class Store:
         )
 
     @staticmethod
-    def upsert_totals(db: sqlite3.Connection, rows: Iterable[tuple[Key, Values, Values]]) -> None:
+    def upsert_totals(db: SerializedConnection, rows: Iterable[tuple[Key, Values, Values]]) -> None:
         """Within a transaction: write the new ledger totals and revisions of the given series."""
         marks = ", ".join("?" * (len(KEY_COLUMNS) + 2 * len(VALUE_COLUMNS)))
         db.executemany(

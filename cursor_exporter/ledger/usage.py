@@ -19,12 +19,14 @@ sums of the stored buckets since the period start, so they are exact and follow 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.store import Store
@@ -44,6 +46,8 @@ from cursor_exporter.ledger.tally import (
 )
 from cursor_exporter.ledger.windows import BucketState, Window
 from cursor_exporter.timegrid import HOUR_MS, floor_hour
+
+R = TypeVar("R")
 
 # State keys: the applied period start, a new one waiting for its hour to be fetched again split, and every
 # start ever seen (each one's hour is stored split at it).
@@ -93,6 +97,18 @@ def _rows(rows: Iterable[tuple[int, tuple, tuple]]) -> dict[tuple[int, UsageKey]
     return {(start, usage_key): tally for start, key, values in rows for usage_key, tally in [_from_row(key, values)]}
 
 
+def _one_writer(method: Callable[..., R]) -> Callable[..., R]:
+    """Run a changing method under the ledger's write lock: a rollover, recorded from spend's thread, never
+    lands in the middle of a window being replaced in usage's."""
+
+    @functools.wraps(method)
+    def locked(self: Ledger, *args: Any, **kwargs: Any) -> R:
+        with self._writing:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Ledger:
     """The durable usage ledger and its in-memory running sums.
 
@@ -103,7 +119,8 @@ class Ledger:
     def __init__(self, store: Store, by_team: bool = False) -> None:
         self._store = store
         self._by_team = by_team
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the running sums that views copy
+        self._writing = threading.RLock()  # one change at a time: see _one_writer
         self._totals: dict[UsageKey, Tally] = {}
         self._revised: dict[UsageKey, Tally] = {}
         for key, values, revised in store.totals():
@@ -130,6 +147,7 @@ class Ledger:
             hourly[bucket] = add_charge(hourly.get(bucket, HourCharge()), hour_charge(key, tally))
         return sums, hourly
 
+    @_one_writer
     def set_cycle_start(self, start_ms: int) -> None:
         """Record the period start (the billing cycle, or the organization's contract).
 
@@ -196,6 +214,7 @@ class Ledger:
         for (hour, key), tally in sorted(by_hour(_rows(self._store.hour_rows(first_hour, last_ms))).items()):
             yield hour, key, tally
 
+    @_one_writer
     def forget_fetches_after(self, instant_ms: int) -> int | None:
         """Forget fetches stamped after ``instant_ms`` (the host clock ran ahead, then was set right), so that
         the hours they wrongly settled are fetched again; returns the oldest such hour."""
@@ -218,6 +237,7 @@ class Ledger:
         """An empty aggregate to fold a window's pages into, split at this ledger's period starts."""
         return WindowAggregate(self._by_team, self._splits)
 
+    @_one_writer
     def replace_window(
         self, window: Window, events: WindowAggregate | Iterable[UsageEvent], fetched_at_ms: int
     ) -> WindowResult:

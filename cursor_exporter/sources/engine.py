@@ -1,15 +1,18 @@
-"""The thin engine: runs one team's sources, one sync at a time, each in its own guard.
+"""The thin engine: runs one team's sources, each in its own guard and, under ``serve``, in its own thread.
 
-For every sync it keeps the time taken, the API calls made, the outcome, and Enterprise-feature
-gating (a 403 marks the source's feature unavailable, is logged once and re-checked hourly). A
-source that needs another's value (the billing-cycle start) and finds it missing gets that source
-synced first, under that source's own status and call count. Nothing a source raises escapes: it
+Cursor limits each endpoint apart, so sources sync side by side; a source never runs two syncs at once.
+For every sync the engine keeps the time taken, the API calls made to the source's own endpoints, the
+outcome, and Enterprise-feature gating (a 403 marks the source's feature unavailable, is logged once
+and re-checked hourly). A source that needs another's value (the billing-cycle start) and finds it
+missing gets that source synced first, under its own status and call count, or, when that source is
+syncing in its own thread, waits only until the value is written. Nothing a source raises escapes: it
 shows as a failing status and the source keeps its last state.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -24,6 +27,7 @@ from cursor_exporter.timegrid import HOUR_MS, wall_clock_ms
 log = logging.getLogger(__name__)
 
 FEATURE_RECHECK_MS = HOUR_MS
+NEED_POLL_S = 1.0  # a source waiting on another's sync looks again this often, besides when told
 
 
 class TeamEngine:
@@ -45,8 +49,8 @@ class TeamEngine:
         self.polled = tuple(polled)
         self._publish = publish
         self._next_run = next_run
-        self._running = ""
-        context.show_progress = lambda: publish(self._running)
+        self._syncing = threading.local()  # the source this thread syncs: a backfill publishes its progress
+        context.show_progress = lambda: publish(getattr(self._syncing, "name", ""))
         by_name = {cls.name: cls for cls in sources}
         wanted = set(self.polled)
         for name in self.polled:
@@ -58,6 +62,10 @@ class TeamEngine:
             name for name, source in self.sources.items() if name in self.polled or source.interval_s is None
         }
         self._status = {name: SourceStatus(name) for name in self.polled}
+        # Sources sync in threads of their own (their endpoints' limits are independent); one at a time each.
+        self._locks = {name: threading.Lock() for name in self.sources}
+        self._shared_changed = threading.Condition()  # a value sources wait for was written (the cycle start)
+        context.shared.on_cycle_start(lambda start_ms: self._notify_shared())
         self.features: dict[str, bool] = {}
         self._feature_recheck_ms: dict[str, int] = {}
         self.restored = any(source.restored for source in self.sources.values())
@@ -77,26 +85,36 @@ class TeamEngine:
         A polled source that reads this one and is left stale by its sync (a billing-cycle rollover onto an
         hour the usage ledger holds whole) is synced too, before the publish, so that no snapshot mixes
         the new cycle with the old one's figures."""
-        self._running = name
         ok = self._sync(self.sources[name]) is None
         for reader in self.polled:
             source = self.sources[reader]
             if name in source.reads and source.stale:
-                self._sync(source)
+                self._sync(source, only_if_stale=True)
         self._publish(name)
         return ok
 
-    def _sync(self, source: Source) -> str | None:
-        """One guarded sync of ``source`` with its status recorded; returns its error, None on success."""
+    def _sync(self, source: Source, only_if_stale: bool = False) -> str | None:
+        """One guarded sync of ``source`` (after any sync of it already running in another thread) with its
+        status recorded; returns its error, None on success or when ``only_if_stale`` found it fresh."""
+        with self._locks[source.name]:
+            if only_if_stale and not source.stale:
+                return None
+            outer = getattr(self._syncing, "name", "")
+            self._syncing.name = source.name
+            try:
+                return self._sync_now(source)
+            finally:
+                self._syncing.name = outer
+
+    def _sync_now(self, source: Source) -> str | None:
         started = time.monotonic()
-        requests_before = self._total_requests()
-        needed_requests: list[int] = []  # API requests of the needs synced first, counted under their names
+        requests_before = self._requests_of(source)
         error: str | None = None
         try:
             with ExitStack() as deadlines:
                 for client in self._clients():
                     deadlines.enter_context(client.sync_deadline(self._sync_deadline(source.name)))
-                self._fetch(source, needed_requests)
+                self._fetch(source)
         except Cancelled:
             error = "cancelled: the exporter is shutting down"
             log.info("%s sync %s", source.name, error)
@@ -115,13 +133,11 @@ class TeamEngine:
         except Exception as failure:  # the daemon must outlive any single bad sync
             error = f"{type(failure).__name__}: {failure}"
             log.exception("%s sync failed unexpectedly", source.name)
-        own_requests = self._total_requests() - requests_before - sum(needed_requests)
-        self._record(source.name, error, started, own_requests)
+        self._record(source.name, error, started, self._requests_of(source) - requests_before)
         return error
 
-    def _fetch(self, source: Source, needed_requests: list[int]) -> None:
-        """Fetch unless gated, syncing the source's needs first when it waits for one; the API requests
-        those needs made are appended to ``needed_requests``."""
+    def _fetch(self, source: Source) -> None:
+        """Fetch unless gated, syncing the source's needs first when it waits for one."""
         if self._gated(source):
             return
         try:
@@ -129,14 +145,33 @@ class TeamEngine:
         except SourceWaiting:
             if not source.needs:
                 raise
-            for need in source.needs:
-                before = self._total_requests()
-                self._sync(self.sources[need])
-                self._publish(need)
-                needed_requests.append(self._total_requests() - before)
-            source.fetch()
+            while True:
+                still_syncing = [self._await_need(need) for need in source.needs]
+                try:
+                    source.fetch()
+                    break
+                except SourceWaiting:
+                    if not any(still_syncing):
+                        raise
         if source.feature is not None:
             self.features[source.feature] = True
+
+    def _await_need(self, name: str) -> bool:
+        """Sync a needed source here, or, when it is syncing in its own thread right now, wait until it
+        writes a shared value (its first page may carry what is needed) or ends. True while it still syncs."""
+        lock = self._locks[name]
+        if lock.acquire(blocking=False):
+            lock.release()
+            self._sync(self.sources[name])
+            self._publish(name)
+            return False
+        with self._shared_changed:
+            self._shared_changed.wait(timeout=NEED_POLL_S)
+        return lock.locked()
+
+    def _notify_shared(self) -> None:
+        with self._shared_changed:
+            self._shared_changed.notify_all()
 
     def _gated(self, source: Source) -> bool:
         """True while the source's feature is known unavailable and not yet due for a re-check."""
@@ -182,8 +217,12 @@ class TeamEngine:
         org = self.context.org_client
         return (self.context.client,) if org is None else (self.context.client, org)
 
-    def _total_requests(self) -> int:
-        return sum(client.stats.total_requests() for client in self._clients())
+    def _requests_of(self, source: Source) -> int:
+        """API requests sent so far to ``source``'s endpoints (syncs of other sources run beside it)."""
+        paths = {endpoint.path for endpoint in source.endpoints}
+        return sum(
+            count for client in self._clients() for (path, _), count in client.stats.copy()[0].items() if path in paths
+        )
 
     def snapshot(self) -> Snapshot:
         """An immutable picture of every shown source's state; a gated source shows nothing."""

@@ -138,6 +138,8 @@ class SpendSource(Source):
             rows.extend(client.parse_rows(TEAM_SPEND.path, MemberSpend, body.get("teamMemberSpend")))
             if cycle_start is None and body.get("subscriptionCycleStart") is not None:
                 cycle_start = self._cycle_start(body["subscriptionCycleStart"])
+                # Usage needs only this, and need not wait for a large team's other pages at 10 a minute.
+                self.context.shared.set_cycle_start(cycle_start)
             if page >= int(body.get("totalPages") or 1) or not body.get("teamMemberSpend"):
                 break
             page += 1
@@ -148,7 +150,6 @@ class SpendSource(Source):
             STATE_KEY,
             {"cycle_start_ms": cycle_start, "members": [r.model_dump(mode="json", by_alias=True) for r in rows]},
         )
-        self.context.shared.set_cycle_start(cycle_start)
         self._report = report
 
     def _cycle_start(self, value: object) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -141,3 +142,100 @@ def test_a_missing_value_syncs_its_provider_first_under_the_providers_own_status
     assert statuses(engine)["provider"].success is True
     assert statuses(engine)["needy"].success is True
     assert engine.context.shared.cycle_start_ms == NOW - 86_400_000
+
+
+class Stalled(Source):
+    """A source whose fetch hangs until released, as a stalled answer would."""
+
+    name = "stalled"
+    order = 6
+    help = "test"
+    interval_s = 60.0
+    families = ()
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def fetch(self) -> None:
+        self.entered.set()
+        assert self.release.wait(HANG_GUARD_S)
+
+
+class SlowProvider(Provider):
+    """Records the cycle start when its first page arrives (``first_page``), then keeps paging until released."""
+
+    name = "slow_provider"
+    order = 7
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self.entered = threading.Event()
+        self.first_page = threading.Event()
+        self.release = threading.Event()
+
+    def fetch(self) -> None:
+        self.entered.set()
+        assert self.first_page.wait(HANG_GUARD_S)
+        super().fetch()
+        assert self.release.wait(HANG_GUARD_S)
+
+
+class EarlyNeedy(Needy):
+    name = "early_needy"
+    order = 8
+    needs = ("slow_provider",)
+
+
+HANG_GUARD_S = 300
+
+
+def threaded_engine(tmp_path, sources) -> TeamEngine:
+    store = Store(tmp_path)
+    context = SourceContext(
+        client=CursorClient("http://cursor.invalid", "crsr_unused"),
+        store=store,
+        shared=Shared(store, 0),
+        options=SourceOptions(),
+        clock_ms=lambda: NOW,
+    )
+    return TeamEngine(context, sources, [cls.name for cls in sources])
+
+
+def in_thread(engine: TeamEngine, name: str) -> threading.Thread:
+    thread = threading.Thread(target=engine.run, args=(name,), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_stalled_source_holds_up_no_other_and_one_source_never_syncs_twice_at_once(tmp_path):
+    engine = threaded_engine(tmp_path, (Gated, Stalled))
+    stalled = engine.source("stalled")
+    first = in_thread(engine, "stalled")
+    assert stalled.entered.wait(HANG_GUARD_S)
+    assert engine.run("gated")  # while "stalled" hangs in its own thread
+    assert statuses(engine)["gated"].success is True
+    stalled.entered.clear()
+    second = in_thread(engine, "stalled")  # a second sync of the same source waits for the first
+    assert not stalled.entered.wait(0.2)
+    stalled.release.set()
+    first.join(HANG_GUARD_S)
+    second.join(HANG_GUARD_S)
+    assert stalled.entered.is_set() and statuses(engine)["stalled"].success is True
+
+
+def test_a_source_waiting_for_a_value_starts_once_its_provider_has_written_it_not_when_it_ends(tmp_path):
+    engine = threaded_engine(tmp_path, (SlowProvider, EarlyNeedy))
+    provider = engine.source("slow_provider")
+    paging = in_thread(engine, "slow_provider")
+    assert provider.entered.wait(HANG_GUARD_S)
+    waiting = in_thread(engine, "early_needy")  # no cycle start yet: it waits for the provider's sync
+    provider.first_page.set()
+    waiting.join(HANG_GUARD_S)
+    assert not waiting.is_alive() and paging.is_alive()  # done while the provider still pages
+    assert statuses(engine)["early_needy"].success is True
+    assert statuses(engine)["slow_provider"].success is None  # not synced a second time from there
+    provider.release.set()
+    paging.join(HANG_GUARD_S)
+    assert statuses(engine)["slow_provider"].success is True

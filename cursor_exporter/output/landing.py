@@ -31,6 +31,13 @@ def _hour(ms: int | None) -> str:
     return "none yet" if ms is None else time.strftime("%Y-%m-%d %H:00 UTC", time.gmtime(ms / 1000))
 
 
+def instant(ms: int | None) -> str:
+    """An epoch-ms instant to the millisecond, as a billing cycle starts."""
+    if ms is None:
+        return "not known yet"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d} UTC"
+
+
 def state(status: SourceStatus, snapshot: Snapshot) -> str:
     """pending, ok, failing, or "not in plan" for a source whose Enterprise feature answered 403."""
     source = BY_NAME.get(status.name)
@@ -69,7 +76,7 @@ def landing_page(
     )
     places = "".join(
         f"<tr><td>{html.escape(overview.team or 'the team')}</td><td>{html.escape(overview.api_url)}</td>"
-        f"<td>{html.escape(overview.storage)}</td><td>"
+        f"<td>{html.escape(overview.storage)}</td><td>{instant(overview.cycle_start_ms)}</td><td>"
         + "<br>".join(
             f"{html.escape(name)}: {_hour(first)} to {_hour(settled)}"
             for name, (first, settled) in overview.coverage.items()
@@ -85,7 +92,8 @@ def landing_page(
 {_summary(rows)}
 <p>{links}<a href="/-/healthy">healthy</a> · <a href="/-/ready">ready</a></p>
 <h2>Data</h2>
-<table><tr><th>team</th><th>Cursor API</th><th>storage</th><th>ledger: first hour to settled</th></tr>{places}</table>
+<table><tr><th>team</th><th>Cursor API</th><th>storage</th><th>billing cycle since</th>
+<th>ledger: first hour to settled</th></tr>{places}</table>
 <h2>Sources</h2>
 <table><tr><th>source</th><th>state</th><th>last success</th><th>next sync</th><th>last error</th></tr>{sources}</table>
 </body></html>

@@ -183,6 +183,7 @@ class TeamOverview:
     storage: str
     # ledger source -> (first hour stored, hour up to which everything is settled), epoch ms
     coverage: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    cycle_start_ms: int | None = None  # the billing cycle's start as Cursor reports it, to the millisecond
 
 
 class Source:

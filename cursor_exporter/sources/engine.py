@@ -207,7 +207,9 @@ class TeamEngine:
     def overview(self, team: str | None) -> TeamOverview:
         """Where this team's data comes from, and how far each ledger reaches, for the landing page."""
         coverage = {name: span for name, source in self.sources.items() if (span := source.coverage()) is not None}
-        return TeamOverview(team, self.context.client.base_url, str(self.context.store.path.parent), coverage)
+        storage = str(self.context.store.path.parent)
+        cycle_start = self.context.shared.cycle_start_ms
+        return TeamOverview(team, self.context.client.base_url, storage, coverage, cycle_start)
 
     def _hidden(self, source: Source) -> bool:
         unavailable = source.feature is not None and self.features.get(source.feature) is False

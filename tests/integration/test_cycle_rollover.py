@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from cursor_exporter.output.landing import instant
 from cursor_exporter.timegrid import DAY_MS, HOUR_MS
 
 from .conftest import END_DELAY_S, exposition, published_engine
@@ -99,6 +100,7 @@ def test_a_rollover_is_shown_whole_at_the_first_publish_after_the_spend_sync(mak
     assert engine.run("spend")
     rolled = parse(cache.rendered.text.decode())
     assert rolled[("cursor_billing_cycle_start_timestamp_seconds", frozenset())] == new_start / 1000
+    assert instant(new_start).endswith(":23.456 UTC") and instant(new_start).encode() in cache.landing_page
     assert cycle_mismatches(team, rolled, new_start) == []
     usage_cost = rolled[("cursor_cycle_cost_usd", frozenset({"component": "usage"}.items()))]
     on_demand = sum(

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SCAN_ATTEMPTS = 3
 EVENTS_PAGE_SIZE = 1000
+PAGE_MARGIN = 2
 
 PageProgress = Callable[[int, int], None]
 
@@ -37,6 +38,12 @@ def _envelope(path: str, body: object) -> tuple[list, int, dict]:
     if not isinstance(rows, list) or type(total) is not int or total < 0 or not isinstance(pagination, dict):
         raise ApiError(path, 200, "page lacks usageEvents, totalUsageEventsCount or pagination; not used")
     return rows, total, pagination
+
+
+def max_pages(total: int) -> int:
+    """The most pages a window of ``total`` events may take: full pages, plus a margin for events that
+    arrive while it is paged. An answer that keeps offering a next page beyond it is refused."""
+    return -(-total // EVENTS_PAGE_SIZE) + PAGE_MARGIN
 
 
 class InconsistentWindow(Exception):
@@ -132,6 +139,8 @@ class WindowScanner:
                 on_page(received, total)
             if not result.has_next_page or result.received == 0 or received >= total:
                 break
+            if page >= max_pages(total):
+                raise ApiError(self.endpoint.path, 200, f"more than {max_pages(total)} pages for {total} events")
             page += 1
         if outside:
             errors = [ValueError("event timestamp outside the requested window")] * outside

@@ -43,3 +43,15 @@ def test_a_next_page_for_ever_fails_the_sync_at_its_deadline_after_a_bounded_num
     assert 0 < requests <= 30 * 11  # at most the 30/min this share allows over the 10 minutes, plus one window
     with client.sync_deadline(None):  # outside a deadline (or after it) requests run again
         assert scanner.page(Window(T0, T0 + 1), 1).received == 1
+
+
+def test_pages_beyond_what_the_reported_total_allows_are_refused():
+    def thin_pages(request: httpx.Request) -> httpx.Response:
+        answer = endless_pages(request)
+        body = json.loads(answer.content) | {"totalUsageEventsCount": 2500}  # one event a page, a next for ever
+        return httpx.Response(200, json=body)
+
+    client, _ = mocked_client(thin_pages, rate_limit_share=1.0)
+    with pytest.raises(ApiError, match="more than 5 pages for 2500 events"):
+        WindowScanner(client, TEAM_EVENTS).scan(Window(T0, T0 + 3_600_000 - 1), WindowAggregate())
+    assert client.stats.total_requests() == 5  # 3 full pages' worth, plus the margin of 2

@@ -95,6 +95,16 @@ USER_SPEND_LIMIT_USD = Family(
 )
 
 
+def page_count(body: dict) -> int:
+    """``totalPages``, trusted only as far as ``totalMembers`` bears it out: a page count that could never be
+    full (a billion pages for 15 members) or is no number at all ends the paging instead of running on."""
+    members, pages = body.get("totalMembers"), body.get("totalPages")
+    from_members = -(-members // SPEND_PAGE_SIZE) if type(members) is int and members >= 0 else None
+    if type(pages) is not int:
+        return from_members or 1
+    return pages if from_members is None else min(pages, from_members + 1)
+
+
 class SpendSource(Source):
     """Polls /teams/spend (all pages) and records the cycle start it reports."""
 
@@ -140,7 +150,7 @@ class SpendSource(Source):
                 cycle_start = self._cycle_start(body["subscriptionCycleStart"])
                 # Usage needs only this, and need not wait for a large team's other pages at 10 a minute.
                 self.context.shared.set_cycle_start(cycle_start)
-            if page >= int(body.get("totalPages") or 1) or not body.get("teamMemberSpend"):
+            if page >= page_count(body) or not body.get("teamMemberSpend"):
                 break
             page += 1
         if cycle_start is None:

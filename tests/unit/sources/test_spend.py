@@ -1,5 +1,7 @@
 """Source ``spend``: /teams/spend's cycle start, team spend and per-user spend and limits."""
 
+import pytest
+
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.sources.spend import (
     BILLING_CYCLE_START_TIMESTAMP_SECONDS,
@@ -11,6 +13,7 @@ from cursor_exporter.sources.spend import (
     MemberSpend,
     SpendReport,
     SpendSource,
+    page_count,
 )
 from tests.unit.sources.helpers import D, expose, head, snapshot
 
@@ -84,3 +87,17 @@ def test_domain_mode_sums_spend_per_domain_and_exports_no_limits():
 
 def test_user_mode_none_renders_only_the_cycle_start_and_team_spend():
     assert expose(SpendSource, snapshot({"spend": REPORT}), LabelPolicy(user_mode="none")) == TEAM
+
+
+@pytest.mark.parametrize(
+    ("body", "pages"),
+    [
+        ({"totalPages": 3, "totalMembers": 250}, 3),
+        ({"totalPages": 10**9, "totalMembers": 15}, 2),  # never more than the members fill, plus one
+        ({"totalPages": "many", "totalMembers": 250}, 3),
+        ({"totalPages": None}, 1),
+        ({"totalPages": 4}, 4),
+    ],
+)
+def test_spend_pages_as_far_as_the_member_count_bears_the_page_count_out(body, pages):
+    assert page_count(body) == pages

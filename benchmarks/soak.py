@@ -164,8 +164,8 @@ def report(samples: list[dict[str, float]], command: str) -> str:
     lines.append(f"| Ledger on disk (MB) | {first['db_mb']:.2f} | {last['db_mb']:.2f} | {per_day:.3f} MB/day |")
     lines += [
         "",
-        "The ledger grows with history (settled hours are kept for `export` and restarts), linearly and",
-        "slowly; memory, files and threads do not grow with it.",
+        "The ledger grows with history (settled hours are kept for `export`) until `--storage.retention`;",
+        "memory, files and threads do not grow with it.",
         "",
     ]
     return "\n".join(lines)

@@ -118,12 +118,11 @@ class _GeneralSettings(BaseSettings):
 
     storage_path: Path = Field(Path("./state"), description="Directory of the SQLite ledger (WAL mode).")
 
-    sync_settle_lookback: Duration = Field(
-        172800.0, description="Usage windows younger than this are re-fetched until they settle."
+    storage_retention: Duration = Field(
+        400 * 86400.0, ge=40 * 86400, description="Usage hours older than this leave the ledger; counters keep them."
     )
-    sync_end_delay: Duration = Field(
-        60.0, description="Usage windows end this far in the past, so a scan never chases 'now'."
-    )
+    sync_settle_lookback: Duration = Field(172800.0, description="Usage hours younger than this are fetched again.")
+    sync_end_delay: Duration = Field(60.0, description="Usage windows end this far in the past, never at 'now'.")
 
     metrics_user_label: Literal["email", "hash", "domain", "none"] = Field(
         "email",
@@ -286,6 +285,7 @@ class _GeneralSettings(BaseSettings):
         return SourceOptions(
             settle_lookback_ms=int(self.sync_settle_lookback * 1000),
             end_delay_ms=int(self.sync_end_delay * 1000),
+            retention_ms=int(self.storage_retention * 1000),
             top_users=self.metrics_top_users,
             org_id=self.org_id,
             billing=self.billing(),

@@ -307,6 +307,13 @@ class Store:
             db.execute("DELETE FROM usage_buckets WHERE fetched_at > ?", (instant_ms,))
         return hour
 
+    def drop_hours_before(self, hour: int) -> None:
+        """Drop the stored usage, peaks and fetch records of every hour before ``hour`` (the running totals
+        in ``usage_totals`` keep their sums)."""
+        with self.transaction() as db:
+            for table in ("usage_hours", "usage_peaks", "usage_buckets"):
+                db.execute(f"DELETE FROM {table} WHERE hour_start < ?", (hour,))
+
     def forget_bucket(self, hour: int) -> None:
         """Drop the fetch record of ``hour`` (its usage stays) so that the next sync fetches it again."""
         self._db.execute("DELETE FROM usage_buckets WHERE hour_start = ?", (hour,))

@@ -54,6 +54,7 @@ R = TypeVar("R")
 CYCLE_START = "cycle_start_ms"
 PENDING_START = "pending_cycle_start_ms"
 PERIOD_STARTS = "period_starts_ms"
+RETAINED_FROM = "retained_from_ms"  # hours before it were dropped (--storage.retention) and are never planned
 
 
 def _to_row(key: UsageKey, tally: Tally) -> tuple[tuple, tuple]:
@@ -161,9 +162,7 @@ class Ledger:
             return
         if start_ms == self.pending_start_ms:
             return
-        planning = self.planning_start()
-        if planning is not None and floor_hour(start_ms) < planning:
-            self.set_planning_start(floor_hour(start_ms))
+        self._plan_from(floor_hour(start_ms))
         if self._split_at(start_ms):
             self._set_pending(start_ms)
         else:
@@ -179,9 +178,7 @@ class Ledger:
         if floor_hour(start_ms) not in self.bucket_states(floor_hour(start_ms)):
             return False
         self._store.forget_bucket(floor_hour(start_ms))
-        planning = self.planning_start()
-        if planning is not None and floor_hour(start_ms) < planning:
-            self.set_planning_start(floor_hour(start_ms))
+        self._plan_from(floor_hour(start_ms))
         return True
 
     def _set_pending(self, start_ms: int | None) -> None:
@@ -215,13 +212,34 @@ class Ledger:
             yield hour, key, tally
 
     @_one_writer
+    def drop_hours_before(self, instant_ms: int) -> None:
+        """Drop the usage of the hours before ``instant_ms`` (never the current period's), keeping the ledger
+        bounded: the counters keep their sums, and those hours are never planned again, since a re-fetch of
+        a dropped hour would count it twice."""
+        horizon = floor_hour(instant_ms)
+        if self.cycle_start_ms is not None:
+            horizon = min(horizon, floor_hour(self.cycle_start_ms))
+        first = self.first_hour()
+        if first is None or first >= horizon:
+            return
+        self._store.drop_hours_before(horizon)
+        self._store.set_state(RETAINED_FROM, str(horizon))
+        self._plan_from(horizon)
+
+    def _plan_from(self, hour: int) -> None:
+        """Let planning reach back to ``hour`` (never before the retained hours), if it does not yet."""
+        hour = max(hour, _int_state(self._store, RETAINED_FROM) or hour)
+        planning = self.planning_start()
+        if planning is not None and hour < planning:
+            self.set_planning_start(hour)
+
+    @_one_writer
     def forget_fetches_after(self, instant_ms: int) -> int | None:
         """Forget fetches stamped after ``instant_ms`` (the host clock ran ahead, then was set right), so that
         the hours they wrongly settled are fetched again; returns the oldest such hour."""
         first = self._store.forget_buckets_fetched_after(instant_ms)
-        planning = self.planning_start()
-        if first is not None and planning is not None and first < planning:
-            self.set_planning_start(first)
+        if first is not None:
+            self._plan_from(first)
         return first
 
     def set_planning_start(self, hour_ms: int) -> None:

@@ -50,6 +50,7 @@ class SourceOptions:
 
     settle_lookback_ms: int = 48 * HOUR_MS
     end_delay_ms: int = 60_000
+    retention_ms: int = 400 * 24 * HOUR_MS  # usage hours older than this leave the ledger
     top_users: int = 0
     org_id: str | None = None
     mode: str = "live"  # or "demo": simulated data

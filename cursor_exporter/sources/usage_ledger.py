@@ -105,6 +105,7 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_windows: int 
     assert ledger is not None and cap is not None, "a ledger source syncs once it has its ledger"
     options = context.options
     sync_end = context.clock_ms() - options.end_delay_ms
+    ledger.drop_hours_before(sync_end - options.retention_ms)
     if (future := ledger.forget_fetches_after(sync_end)) is not None:
         log.warning("%s: hours from %d on were fetched by a clock ahead of now; fetching again", source.name, future)
     planning_start = ledger.planning_start()

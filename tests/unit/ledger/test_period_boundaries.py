@@ -145,3 +145,24 @@ def test_a_ledger_from_before_split_hours_fetches_its_starts_hour_again(tmp_path
     assert T0 not in upgraded.bucket_states(T0)
     upgraded.replace_window(HOUR, around(start), T0 + 3 * HOUR_MS)
     assert upgraded.view().cycle[KEY].charged_cents == cents(around(start), start)
+
+
+def test_hours_past_the_retention_leave_the_ledger_but_not_its_counters_and_are_never_planned_again(tmp_path):
+    day = 24 * HOUR_MS
+    old, recent = Window(T0, T0 + HOUR_MS - 1), Window(T0 + 500 * day, T0 + 500 * day + HOUR_MS - 1)
+    ledger = Ledger(Store(tmp_path))
+    ledger.set_cycle_start(T0)
+    ledger.replace_window(old, [event(T0 + 1, "2")], T0 + 3 * day)
+    ledger.set_cycle_start(recent.start_ms)  # a later cycle: the old hour is no longer the period's
+    ledger.replace_window(recent, [event(recent.start_ms + 1, "3")], recent.start_ms + 3 * day)
+    counters = ledger.view().counters
+    ledger.drop_hours_before(recent.start_ms - 400 * day)
+    reopened = Ledger(Store(tmp_path))
+    assert dict(reopened.view().counters) == dict(counters)  # 5 cents: the dropped hour's 2 stay counted
+    assert counters[KEY].charged_cents == Decimal(5)
+    assert reopened.first_hour() == recent.start_ms
+    assert list(reopened.hours(T0, T0 + HOUR_MS)) == []
+    reopened.set_cycle_start(T0 + 17)  # even an earlier start does not plan a dropped hour again
+    assert reopened.planning_start() == recent.start_ms - 400 * day
+    due = plan_windows(reopened.planning_start(), recent.end_ms, reopened.bucket_states(0), HOUR_MS)
+    assert all(window.start_ms >= recent.start_ms - 400 * day for window in due)

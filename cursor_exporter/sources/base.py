@@ -205,6 +205,8 @@ class Source:
     needs: ClassVar[tuple[str, ...]] = ()  # sources synced first when a value this one needs is missing
     # Sources whose sync can change what this one renders (it is rendered again after theirs).
     reads: ClassVar[tuple[str, ...]] = ()
+    # Sources whose sync can leave this one stale (see ``stale``): it is synced, and rendered, right after.
+    follows: ClassVar[tuple[str, ...]] = ()
     organization: ClassVar[bool] = False  # reads through the organization key (first team only)
     backfills: ClassVar[bool] = False  # a first sync may take minutes: started after the quick ones
     # A 403 on its feature hides its families; a source whose state is durable keeps showing it.

@@ -82,15 +82,18 @@ class TeamEngine:
     def run(self, name: str) -> bool:
         """Sync one source, record how it went, publish; True on success.
 
-        A polled source that reads this one and is left stale by its sync (a billing-cycle rollover onto an
-        hour the usage ledger holds whole) is synced too, before the publish, so that no snapshot mixes
-        the new cycle with the old one's figures."""
+        A polled source that follows this one and is left stale by its sync (a billing-cycle rollover) is
+        synced too, before anything is published, so that no snapshot mixes the new cycle with the old
+        one's figures; then both are rendered."""
         ok = self._sync(self.sources[name]) is None
-        for reader in self.polled:
-            source = self.sources[reader]
-            if name in source.reads and source.stale:
+        synced = [name]
+        for follower in self.polled:
+            source = self.sources[follower]
+            if name in source.follows and source.stale:
                 self._sync(source, only_if_stale=True)
-        self._publish(name)
+                synced.append(follower)
+        for each in reversed(synced):  # the followers first: spend reads usage, so this first render is whole
+            self._publish(each)
         return ok
 
     def _sync(self, source: Source, only_if_stale: bool = False) -> str | None:

@@ -134,7 +134,7 @@ class UsageSource(LedgerSource):
     min_interval = (60.0, "Cursor rolls usage up hourly")
     endpoints = (TEAM_EVENTS,)
     needs = ("spend",)
-    reads = ("spend",)  # a new billing cycle re-sums the cycle gauges
+    follows = ("spend",)  # a new billing cycle: the new cycle's sums are synced and rendered at once
     ledger_families = TEAM_FAMILIES
     families = TEAM_FAMILIES.all
 

@@ -80,9 +80,8 @@ class Provider(Source):
 SOURCES = (Gated, Durable, Scoped, Needy, Provider)
 
 
-@pytest.fixture
-def engine(tmp_path):
-    clock = [NOW]
+def engine_of(tmp_path, sources, clock: list[int]) -> TeamEngine:
+    """An engine polling every one of ``sources``, on ``clock[0]``."""
     store = Store(tmp_path)
     context = SourceContext(
         client=CursorClient("http://cursor.invalid", "crsr_unused"),
@@ -91,10 +90,16 @@ def engine(tmp_path):
         options=SourceOptions(),
         clock_ms=lambda: clock[0],
     )
-    engine = TeamEngine(context, SOURCES, [cls.name for cls in SOURCES])
+    return TeamEngine(context, sources, [cls.name for cls in sources])
+
+
+@pytest.fixture
+def engine(tmp_path):
+    clock = [NOW]
+    engine = engine_of(tmp_path, SOURCES, clock)
     engine.clock = clock
     yield engine
-    store.close()
+    engine.context.store.close()
 
 
 def statuses(engine):
@@ -192,15 +197,7 @@ HANG_GUARD_S = 300
 
 
 def threaded_engine(tmp_path, sources) -> TeamEngine:
-    store = Store(tmp_path)
-    context = SourceContext(
-        client=CursorClient("http://cursor.invalid", "crsr_unused"),
-        store=store,
-        shared=Shared(store, 0),
-        options=SourceOptions(),
-        clock_ms=lambda: NOW,
-    )
-    return TeamEngine(context, sources, [cls.name for cls in sources])
+    return engine_of(tmp_path, sources, [NOW])
 
 
 def in_thread(engine: TeamEngine, name: str) -> threading.Thread:

@@ -117,11 +117,6 @@ class ApiStats:
                         detail,
                     )
 
-    def total_requests(self) -> int:
-        """Requests sent so far, whatever their outcome."""
-        with self._lock:
-            return sum(self.requests.values())
-
     def copy(self) -> tuple[dict, dict, dict]:
         """A consistent copy of (requests by (endpoint, code), waits by endpoint, malformed by (endpoint, reason))."""
         with self._lock:

@@ -12,6 +12,7 @@ or text too long for an identifier. :func:`malformed_reason` names why, for the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -198,14 +199,15 @@ class UsageEvent(Record):
         return "headless" if self.is_headless else "ide"
 
 
-class EventsPage(Record):
-    """One page of /teams/filtered-usage-events, events already parsed and malformed ones counted."""
+@dataclass(frozen=True)
+class EventsPage:
+    """One page of /teams/filtered-usage-events: its reported total, the rows received and the events
+    parsed from them (the rest were counted as malformed)."""
 
     total: int
     has_next_page: bool
     events: tuple[UsageEvent, ...]
     received: int
-    malformed: int
 
 
 def parse_many(model: type[Record], rows: Any) -> tuple[list, list[ValidationError]]:

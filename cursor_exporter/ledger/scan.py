@@ -93,13 +93,8 @@ class WindowScanner:
         )
         rows, total, pagination = _envelope(path, body)
         events = self._client.parse_rows(path, UsageEvent, rows)
-        received = len(rows)
         return EventsPage(
-            total=total,
-            has_next_page=bool(pagination.get("hasNextPage")),
-            events=tuple(events),
-            received=received,
-            malformed=received - len(events),
+            total=total, has_next_page=bool(pagination.get("hasNextPage")), events=tuple(events), received=len(rows)
         )
 
     def scan_consistently(

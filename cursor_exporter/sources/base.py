@@ -222,7 +222,7 @@ class Source:
 
     @property
     def stale(self) -> bool:
-        """True when a sync of a source this one ``reads`` left this one needing a sync of its own at once
+        """True when a sync of a source this one ``follows`` left this one needing a sync of its own at once
         (a new billing cycle whose boundary hour must be fetched again)."""
         return False
 

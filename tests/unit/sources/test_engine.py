@@ -162,10 +162,19 @@ class Stalled(Source):
         super().__init__(context)
         self.entered = threading.Event()
         self.release = threading.Event()
+        self._counting = threading.Lock()
+        self.active = self.most_active = 0
 
     def fetch(self) -> None:
+        with self._counting:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
         self.entered.set()
-        assert self.release.wait(HANG_GUARD_S)
+        try:
+            assert self.release.wait(HANG_GUARD_S)
+        finally:
+            with self._counting:
+                self.active -= 1
 
 
 class SlowProvider(Provider):
@@ -220,6 +229,7 @@ def test_a_stalled_source_holds_up_no_other_and_one_source_never_syncs_twice_at_
     first.join(HANG_GUARD_S)
     second.join(HANG_GUARD_S)
     assert stalled.entered.is_set() and statuses(engine)["stalled"].success is True
+    assert stalled.most_active == 1  # the second fetch began only once the first had ended
 
 
 def test_a_source_waiting_for_a_value_starts_once_its_provider_has_written_it_not_when_it_ends(tmp_path):

@@ -178,6 +178,11 @@ def _read_capped(response: httpx.Response, cap: int) -> bytearray | None:
     return body
 
 
+def decode_exact(content: bytes | bytearray) -> Any:
+    """JSON with every fraction decoded as :class:`Decimal`, so that money stays exact."""
+    return json.loads(content, parse_float=Decimal)
+
+
 def _retry_after(response: httpx.Response) -> float:
     try:
         return max(0.0, float(response.headers.get("retry-after", DEFAULT_RETRY_AFTER)))
@@ -275,11 +280,16 @@ class CursorClient:
         if deadline is not None and self._monotonic() >= deadline:
             raise ApiError(path, 0, f"sync ran out of its {self._sync.seconds:.0f}s; the rest waits for the next sync")
 
-    def request(self, method: str, path: str, body: dict | None = None, params: dict | None = None) -> Any:
-        """Send one read request, with rate limiting and retries, and return the decoded JSON.
-
-        Floats are decoded as :class:`Decimal` so that money stays exact.
-        """
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        params: dict | None = None,
+        decode: Callable[[bytearray], Any] = decode_exact,
+    ) -> Any:
+        """Send one read request, with rate limiting and retries, and return the JSON as ``decode`` reads it
+        (by default with fractions as :class:`Decimal`, so that money stays exact)."""
         endpoint = self._endpoints.get((method, path))
         if endpoint is None:
             raise WriteEndpointRefused(f"{method} {path} is not an allowed read endpoint; refusing to call it")
@@ -294,7 +304,7 @@ class CursorClient:
                 self.stats.count_wait(path, waited)
             try:
                 try:
-                    return self._send_once(endpoint, body, params)
+                    return self._send_once(endpoint, body, params, decode)
                 finally:
                     limiter.complete(slot)
             except _Retryable as failure:
@@ -312,7 +322,9 @@ class CursorClient:
                     log.info("%s failed (%s); retry %d in %.1fs", path, failure, attempt, delay)
                     self._sleep(delay)
 
-    def _send_once(self, endpoint: Endpoint, body: dict | None, params: dict | None) -> Any:
+    def _send_once(
+        self, endpoint: Endpoint, body: dict | None, params: dict | None, decode: Callable[[bytearray], Any]
+    ) -> Any:
         method, path = endpoint.route
         cache_key = (path, tuple(sorted((params or {}).items())))
         cached = self._etag_cache.get(cache_key) if endpoint.etag else None
@@ -339,7 +351,7 @@ class CursorClient:
             # status carries an answer: its body, even a well-formed page, must not replace stored data.
             raise ApiError(path, status, f"unexpected status {status}; only 200 carries an answer")
         try:
-            decoded = json.loads(content, parse_float=Decimal)
+            decoded = decode(content)
         except ValueError:
             # A truncated body is a transport fault in disguise: the same request will likely succeed.
             raise _Retryable(status, "response body is not complete JSON") from None

@@ -32,6 +32,7 @@ MAX_TOTAL_CENTS = 10**12  # a cycle's or a contract's spend of a user, a group, 
 MAX_TOKENS = 10**10  # one request: the largest context windows hold about 10^6 tokens
 MAX_REQUEST_UNITS = 10**6  # one request: Max Mode calls cost tens of units
 MAX_COUNT = 10**10  # lines, requests or members in one row
+MAX_PERCENT = 100
 MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant a datetime holds
 MAX_TEXT = 1024  # characters of any text field: an e-mail address has at most 254, a model name tens
 CURSOR_FOUNDED_MS = 1_672_531_200_000  # 2023-01-01T00:00:00Z: no billing cycle or contract starts earlier
@@ -113,7 +114,7 @@ EventCents = Annotated[Decimal, Field(ge=0, lt=MAX_EVENT_CENTS)]
 TotalCents = Annotated[Decimal, Field(ge=0, lt=MAX_TOTAL_CENTS)]
 SignedTotalCents = Annotated[Decimal, Field(gt=-MAX_TOTAL_CENTS, lt=MAX_TOTAL_CENTS)]  # a remainder may be < 0
 LimitDollars = Annotated[Decimal, Field(ge=0, lt=MAX_TOTAL_CENTS // 100)]
-Percent = Annotated[Decimal, Field(ge=0, le=100)]
+Percent = Annotated[Decimal, Field(ge=0, le=MAX_PERCENT)]
 RequestUnits = Annotated[Decimal, Field(ge=0, lt=MAX_REQUEST_UNITS)]
 Tokens = Annotated[int, Field(ge=0, lt=MAX_TOKENS)]
 Count = Annotated[int, Field(ge=0, lt=MAX_COUNT)]
@@ -179,34 +180,68 @@ class UsageEvent(Record):
     @property
     def charged(self) -> Decimal:
         """Charged cents; 2025-era events lack ``chargedCents`` and get the documented fallback."""
-        if self.charged_cents is not None:
-            return self.charged_cents
-        fee = self.cursor_token_fee or ZERO
-        if self.token_usage is None:
-            return fee
-        discount = self.token_usage.discount_percent_off
-        return self.token_usage.total_cents * (1 - discount / 100) + fee
+        usage = self.token_usage
+        return charged_cents(
+            self.charged_cents,
+            self.cursor_token_fee,
+            None if usage is None else usage.total_cents,
+            ZERO if usage is None else usage.discount_percent_off,
+        )
 
     @property
     def source(self) -> str:
         """Where the usage came from: service_account, cloud_agent, automation, headless or ide."""
-        if self.service_account_id:
-            return "service_account"
-        if self.cloud_agent_id:
-            return "cloud_agent"
-        if self.automation_id:
-            return "automation"
-        return "headless" if self.is_headless else "ide"
+        return usage_source(self.service_account_id, self.cloud_agent_id, self.automation_id, self.is_headless)
+
+    def figures(self) -> Figures:
+        """What the ledger sums of this event."""
+        usage = self.token_usage or _NO_TOKENS
+        return (
+            self.timestamp, self.user_email, self.model, self.kind, self.max_mode, self.source, self.team_id,
+            usage.input_tokens, usage.output_tokens, usage.cache_write_tokens, usage.cache_read_tokens,
+            self.charged, self.cursor_token_fee or ZERO, self.requests_costs,
+        )  # fmt: skip
+
+
+_NO_TOKENS = TokenUsage()
+
+Figures = tuple[int, str, str, str, bool, str, str | None, int, int, int, int, Decimal, Decimal, Decimal]
+"""What the ledger sums of one usage event: timestamp, user, model, kind, max mode, source, team id (or
+None), input, output, cache-write and cache-read tokens, charged cents, token-fee cents and request units."""
+
+
+def charged_cents(
+    charged: Decimal | None, fee: Decimal | None, token_total: Decimal | None, discount: Decimal
+) -> Decimal:
+    """An event's charged cents: ``chargedCents``, or for a 2025-era event without it the documented
+    fallback ``totalCents x (1 - discount/100) + cursorTokenFee`` (just the fee without ``tokenUsage``)."""
+    if charged is not None:
+        return charged
+    fee = fee or ZERO
+    if token_total is None:
+        return fee
+    return token_total * (1 - discount / 100) + fee
+
+
+def usage_source(service_account: str | None, cloud_agent: str | None, automation: str | None, headless: bool) -> str:
+    """Where an event's usage came from: service_account, cloud_agent, automation, headless or ide."""
+    if service_account:
+        return "service_account"
+    if cloud_agent:
+        return "cloud_agent"
+    if automation:
+        return "automation"
+    return "headless" if headless else "ide"
 
 
 @dataclass(frozen=True)
 class EventsPage:
-    """One page of /teams/filtered-usage-events: its reported total, the rows received and the events
-    parsed from them (the rest were counted as malformed)."""
+    """One page of /teams/filtered-usage-events: its reported total, the rows received and the figures of
+    the events read from them (the rest were counted as malformed)."""
 
     total: int
     has_next_page: bool
-    events: tuple[UsageEvent, ...]
+    events: tuple[Figures, ...]
     received: int
 
 

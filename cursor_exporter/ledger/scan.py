@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cursor_exporter.api.client import ApiError, CursorClient
 from cursor_exporter.api.endpoints import Endpoint
+from cursor_exporter.api.event_figures import decode_page, read_figures
 from cursor_exporter.api.records import OUTSIDE_WINDOW, EventsPage, UsageEvent
 from cursor_exporter.ledger.tally import WindowAggregate
 from cursor_exporter.ledger.windows import Window
@@ -77,7 +78,7 @@ class WindowScanner:
         self.counts = counts or ScanCounts()
 
     def page(self, window: Window, page: int) -> EventsPage:
-        """One page of the window's events, parsed; malformed events are counted and left out."""
+        """One page of the window's events, read; malformed events are counted and left out."""
         path = self.endpoint.path
         # pageSize is always sent: the default is 100 on the team route and 10 on the organization route.
         body = self._client.request(
@@ -90,11 +91,20 @@ class WindowScanner:
                 "page": page,
                 "pageSize": EVENTS_PAGE_SIZE,
             },
+            decode=decode_page,
         )
         rows, total, pagination = _envelope(path, body)
-        events = self._client.parse_rows(path, UsageEvent, rows)
+        figures, doubtful = [], []
+        for row in rows:
+            read = read_figures(row)
+            if read is None:
+                doubtful.append(row)
+            else:
+                figures.append(read)
+        if doubtful:  # the full model decides, and counts what it refuses
+            figures.extend(event.figures() for event in self._client.parse_rows(path, UsageEvent, doubtful))
         return EventsPage(
-            total=total, has_next_page=bool(pagination.get("hasNextPage")), events=tuple(events), received=len(rows)
+            total=total, has_next_page=bool(pagination.get("hasNextPage")), events=tuple(figures), received=len(rows)
         )
 
     def scan_consistently(
@@ -127,9 +137,9 @@ class WindowScanner:
             elif result.total != total:
                 return False
             received += result.received
-            inside = [event for event in result.events if window.start_ms <= event.timestamp <= window.end_ms]
+            inside = [event for event in result.events if window.start_ms <= event[0] <= window.end_ms]
             outside += len(result.events) - len(inside)
-            into.add(inside)
+            into.add_figures(inside)
             if on_page is not None:
                 on_page(received, total)
             if not result.has_next_page or result.received == 0 or received >= total:

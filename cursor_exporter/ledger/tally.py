@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
-from cursor_exporter.api.records import UsageEvent
+from cursor_exporter.api.records import Figures, UsageEvent
 from cursor_exporter.money import ZERO, is_on_demand
 from cursor_exporter.timegrid import floor_hour
 
@@ -110,28 +110,23 @@ class WindowAggregate:
 
     def add(self, events: Iterable[UsageEvent]) -> None:
         """Fold these events in."""
+        self.add_figures(event.figures() for event in events)
+
+    def add_figures(self, events: Iterable[Figures]) -> None:
+        """Fold in these events' figures (see :meth:`UsageEvent.figures`)."""
         sums, bucket, by_team = self._sums, self._bucket, self._by_team
-        for event in events:
-            team = (event.team_id or "unknown") if by_team else ""
-            slot = (
-                bucket(event.timestamp),
-                (event.user_email, event.model, event.kind, event.max_mode, event.source, team),
-            )
-            tokens = event.token_usage
-            fee = event.cursor_token_fee or ZERO
+        count = 0
+        for stamp, user, model, kind, max_mode, source, team, *figures in events:
+            count += 1
+            slot = (bucket(stamp), (user, model, kind, max_mode, source, (team or "unknown") if by_team else ""))
             row = sums.get(slot)
             if row is None:
-                row = sums[slot] = [0, 0, 0, 0, 0, ZERO, ZERO, ZERO]
-            row[0] += 1
-            if tokens is not None:
-                row[1] += tokens.input_tokens
-                row[2] += tokens.output_tokens
-                row[3] += tokens.cache_write_tokens
-                row[4] += tokens.cache_read_tokens
-            row[5] += event.charged
-            row[6] += fee
-            row[7] += event.requests_costs
-        self.events = sum(row[0] for row in sums.values())
+                sums[slot] = [1, *figures]
+            else:
+                row[0] += 1
+                for index, value in enumerate(figures, 1):
+                    row[index] += value
+        self.events += count
 
     def tallies(self) -> dict[tuple[int, UsageKey], Tally]:
         """The sums so far, per (bucket, series)."""

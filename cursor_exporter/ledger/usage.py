@@ -28,6 +28,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from cursor_exporter.api.records import UsageEvent
+from cursor_exporter.ledger.deltas import peak_deltas, period_deltas, plus
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.tally import (
     EMPTY,
@@ -37,11 +38,10 @@ from cursor_exporter.ledger.tally import (
     WindowAggregate,
     add,
     add_charge,
+    as_key,
+    as_tally,
     by_hour,
-    downward_part,
     hour_charge,
-    peak,
-    subtract,
 )
 from cursor_exporter.ledger.windows import BucketState, Window
 from cursor_exporter.timegrid import HOUR_MS, floor_hour
@@ -56,18 +56,24 @@ PERIOD_STARTS = "period_starts_ms"
 RETAINED_FROM = "retained_from_ms"  # hours before it were dropped (--storage.retention) and are never planned
 
 
-def _to_row(key: UsageKey, tally: Tally) -> tuple[tuple, tuple]:
+def _to_row(key: tuple, tally: tuple) -> tuple[tuple, tuple]:
+    """A series and its figures as stored (a plain tuple or a :class:`UsageKey` and :class:`Tally`)."""
+    user, model, kind, max_mode, source, team = key
+    events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = tally
     return (
-        (key.user, key.model, key.kind, int(key.max_mode), key.source, key.team),
-        tuple(str(v) if isinstance(v, Decimal) else v for v in tally),
+        (user, model, kind, int(max_mode), source, team),
+        (events, inputs, outputs, cache_writes, cache_reads, str(charged), str(fee), str(units)),
     )
 
 
 def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
     user, model, kind, max_mode, source, team = key
-    ints = [int(v) for v in values[:5]]
-    money = [Decimal(v) for v in values[5:]]
-    return UsageKey(user, model, kind, bool(max_mode), source, team), Tally(*ints, *money)
+    events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = values
+    return (
+        as_key((user, model, kind, bool(max_mode), source, team)),
+        as_tally((int(events), int(inputs), int(outputs), int(cache_writes), int(cache_reads),
+                  Decimal(charged), Decimal(fee), Decimal(units))),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -123,14 +129,19 @@ class Ledger:
         self._writing = threading.RLock()  # one change at a time: see _one_writer
         self._totals: dict[UsageKey, Tally] = {}
         self._revised: dict[UsageKey, Tally] = {}
+        self._counters: dict[UsageKey, Tally] = {}  # total + revised, kept so that a view only copies
         for key, values, revised in store.totals():
             usage_key, total = _from_row(key, values)
-            self._totals[usage_key] = total
-            self._revised[usage_key] = _from_row(key, revised)[1]
+            self._set_sums(usage_key, total, _from_row(key, revised)[1])
         self._splits: list[int] = store.get_json(PERIOD_STARTS) or []
         self.cycle_start_ms: int | None = _int_state(store, CYCLE_START)
         self.pending_start_ms: int | None = _int_state(store, PENDING_START)
         self._cycle, self._cycle_hourly = self._sum_since(self.cycle_start_ms)
+
+    def _set_sums(self, key: UsageKey, total: Tally, revised: Tally) -> None:
+        self._totals[key] = total
+        self._revised[key] = revised
+        self._counters[key] = add(total, revised)
 
     @property
     def has_data(self) -> bool:
@@ -268,15 +279,19 @@ class Ledger:
             folded = self.new_aggregate()
             folded.add(events)
             events = folded
-        new = events.tallies()
+        new = events.sums()
         old = _rows(self._store.hour_rows(first, last))
         old_excess = _rows(self._store.peak_rows(first, last))
-        excess, total_delta, revised_delta = _peak_deltas(by_hour(new), by_hour(old), old_excess)
-        cycle_delta, hourly_delta = _period_deltas(new, old, self.cycle_start_ms)
+        excess, total_delta, revised_delta = peak_deltas(by_hour(new), by_hour(old), old_excess)
+        cycle_delta, hourly_delta = period_deltas(new, old, self.cycle_start_ms)
         updated = [
-            (key, add(self._totals.get(key, EMPTY), total), add(self._revised.get(key, EMPTY), revised_delta[key]))
+            (
+                key,
+                add(self._totals.get(key, EMPTY), total),
+                plus(self._revised.get(key, EMPTY), revised_delta.get(key)),
+            )
             for key, total in total_delta.items()
-            if total != EMPTY or revised_delta[key] != EMPTY
+            if total != EMPTY or revised_delta.get(key, EMPTY) != EMPTY
         ]
         with self._store.transaction() as db:
             self._store.replace_hours(db, first, last, ((b, *_to_row(k, t)) for (b, k), t in new.items()))
@@ -285,94 +300,26 @@ class Ledger:
             self._store.mark_buckets(db, window.hours, fetched_at_ms, window.end_ms)
         with self._lock:
             for key, total, revised in updated:
-                self._totals[key] = total
-                self._revised[key] = revised
+                self._set_sums(key, total, revised)
             for key, change in cycle_delta.items():
                 self._cycle[key] = add(self._cycle.get(key, EMPTY), change)
             for bucket, charge in hourly_delta.items():
                 self._cycle_hourly[bucket] = add_charge(self._cycle_hourly.get(bucket, HourCharge()), charge)
         if self.pending_start_ms is not None and first <= self.pending_start_ms <= last:
             self._apply_start(self.pending_start_ms)
-        revised_down = any(downward_part(change) != EMPTY for change in total_delta.values())
+        revised_down = any(value < 0 for change in total_delta.values() for value in change)
         return WindowResult(events.events, revised_down)
 
     def view(self) -> UsageView:
         """An immutable copy of the running sums for the next snapshot."""
         with self._lock:
-            counters = {key: add(total, self._revised.get(key, EMPTY)) for key, total in self._totals.items()}
             return UsageView(
-                counters=MappingProxyType(counters),
+                counters=MappingProxyType(dict(self._counters)),
                 revised=MappingProxyType(dict(self._revised)),
                 cycle=MappingProxyType({k: v for k, v in self._cycle.items() if v != EMPTY}),
                 cycle_start_ms=self.cycle_start_ms,
                 cycle_hourly=MappingProxyType(dict(self._cycle_hourly)),
             )
-
-
-def _accumulate(sums: dict[UsageKey, list], key: UsageKey, tally: Tally) -> None:
-    """Add ``tally`` into the running list of ``key`` (lists: this runs once per stored row)."""
-    row = sums.get(key)
-    if row is None:
-        sums[key] = list(tally)
-    else:
-        for index, value in enumerate(tally):
-            row[index] += value
-
-
-def _tallies(sums: dict[UsageKey, list]) -> dict[UsageKey, Tally]:
-    return {key: Tally(*row) for key, row in sums.items()}
-
-
-def _peak_deltas(
-    new: dict[tuple[int, UsageKey], Tally], old: dict[tuple[int, UsageKey], Tally], held: dict
-) -> tuple[dict[tuple[int, UsageKey], Tally], dict[UsageKey, Tally], dict[UsageKey, Tally]]:
-    """Per hour and series, the excess of the peak over the new figure, and per series how the stored
-    total and the counters' excess change; ``held`` is the excess stored before."""
-    excess: dict[tuple[int, UsageKey], Tally] = {}
-    total: dict[UsageKey, list] = {}
-    revised: dict[UsageKey, list] = {}
-    for slot, now in new.items():
-        before, kept = old.get(slot), held.get(slot)
-        if kept is None and (before is None or before == now):  # a first fetch, or the same answer again
-            if before is None:
-                _accumulate(total, slot[1], now)
-            continue
-        _change(slot, now, before or EMPTY, kept or EMPTY, excess, total, revised)
-    for slot in (old.keys() | held.keys()) - new.keys():
-        _change(slot, EMPTY, old.get(slot, EMPTY), held.get(slot, EMPTY), excess, total, revised)
-    revisions = _tallies(revised)
-    return excess, _tallies(total), {key: revisions.get(key, EMPTY) for key in total}
-
-
-def _change(
-    slot: tuple[int, UsageKey], now: Tally, before: Tally, kept: Tally, excess: dict, total: dict, revised: dict
-) -> None:
-    above = subtract(peak(add(before, kept), now), now)
-    if above != EMPTY:
-        excess[slot] = above
-    _accumulate(total, slot[1], subtract(now, before))
-    _accumulate(revised, slot[1], subtract(above, kept))
-
-
-def _period_deltas(
-    new: dict[tuple[int, UsageKey], Tally], old: dict[tuple[int, UsageKey], Tally], start: int | None
-) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
-    """How the period's sums per series and its charges per bucket change, from ``start`` on."""
-    series: dict[UsageKey, list] = {}
-    buckets: dict[int, HourCharge] = {}
-    if start is None:
-        return {}, buckets
-    for slot in new.keys() | old.keys():
-        bucket, key = slot
-        if bucket < start:
-            continue
-        now, before = new.get(slot), old.get(slot)
-        if now == before:
-            continue
-        change = now if before is None else subtract(now or EMPTY, before)
-        _accumulate(series, key, change)
-        buckets[bucket] = add_charge(buckets.get(bucket, HourCharge()), hour_charge(key, change))
-    return _tallies(series), buckets
 
 
 def _int_state(store: Store, key: str) -> int | None:

@@ -17,7 +17,7 @@ KIND_ABORTED = "Aborted, Not Charged"
 HOSTING_TYPES = ("CLOUD", "SELF_HOSTED", "SELF_HOSTED_POOL", "SELF_HOSTED_MACHINE")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenUsage:
     input_tokens: int
     output_tokens: int
@@ -31,7 +31,7 @@ class TokenUsage:
         return self.input_tokens + self.output_tokens + self.cache_write_tokens + self.cache_read_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 10,000-seat cycle holds millions of these
 class UsageEvent:
     """One usage event with its hidden simulation state (arrival time and revision)."""
 
@@ -60,6 +60,10 @@ class UsageEvent:
 
     def is_revised_at(self, now_ms: int) -> bool:
         return self.revised_charged_cents is not None and now_ms >= self.timestamp_ms + REVISION_AFTER_MS
+
+    def is_final_at(self, now_ms: int) -> bool:
+        """Whether the event is served at ``now_ms`` as it will be forever after (no revision still to come)."""
+        return self.revised_charged_cents is None or self.is_revised_at(now_ms)
 
     def charged_cents_at(self, now_ms: int) -> float:
         """The chargedCents value the API serves at ``now_ms``."""

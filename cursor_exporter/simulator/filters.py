@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 from .events import UsageEvent
+from .jsonbody import EncodedArray
 from .team import Team
 
 MAX_EVENTS_PAGE_SIZE = 1000
+FILTER_KEYS = ("email", "userId", "serviceAccountId", "cloudAgentId", "automationId")  # what event_matches reads
 
 
 def _matches(value: str | None, wanted: object) -> bool:
@@ -39,7 +41,12 @@ def event_matches(team: Team, event: UsageEvent, body: dict, hosting: str | None
     return hosting is None or event.hosting_type == hosting
 
 
-def events_page(total: int, page: int, page_size: int, rows: list[dict]) -> dict:
+def filters_anything(body: dict, hosting: str | None) -> bool:
+    """Whether ``event_matches`` can turn down any event for this body (else it matches them all)."""
+    return hosting is not None or any(body.get(key) is not None for key in FILTER_KEYS)
+
+
+def events_page(total: int, page: int, page_size: int, rows: list[dict] | EncodedArray) -> dict:
     """``totalUsageEventsCount`` and ``pagination`` (numPages/currentPage) around one page of rows."""
     num_pages = math.ceil(total / page_size)
     return {

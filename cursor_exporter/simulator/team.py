@@ -1,7 +1,7 @@
 """Deterministic synthetic Cursor team: its roster and its usage events.
 
 Events are generated per UTC hour from ``random.Random(f"{seed}:{hour}")`` and
-memoised, so every query, in any order, sees exactly the same events. Each
+memoised (as ``hours.Hour``), so every query, in any order, sees exactly the same events. Each
 event also carries its arrival delay and its (optional) cost revision; the
 simulator decides from the clock what is visible and which value is current.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 from .catalog import CURSOR_TOKEN_FEE_CENTS_PER_TOKEN, MODELS
 from .draws import poisson, random_uuid
@@ -23,6 +24,7 @@ from .events import (
     TokenUsage,
     UsageEvent,
 )
+from .hours import Hour
 from .memo import Memo
 from .roster import Member, Persona, ServiceAccount, make_members, make_service_accounts
 from .units import HOUR_MS, utc_weekday
@@ -52,6 +54,9 @@ def hour_activity_weight(local_hour: int, weekday: int) -> float:
 
 _WEEKLY_WEIGHT = sum(hour_activity_weight(h, d) for d in range(7) for h in range(24))
 
+EventFields = dict[str, Any]
+"""A ``UsageEvent``'s keyword arguments but its ``sequence``, which is known once its hour is sorted."""
+
 
 class Team:
     """The synthetic team for one seed; ``epoch_ms`` anchors join and removal dates."""
@@ -76,11 +81,20 @@ class Team:
         self.members = make_members(rng, users, epoch_ms, self.domain)
         self.service_accounts = make_service_accounts(rng)
         self.members_by_email = {m.email: m for m in self.members}
-        self._hours: Memo[int, tuple[UsageEvent, ...]] = Memo(self._generate_hour)
+        self._hours: Memo[int, Hour] = Memo(lambda hour: Hour(self._generate_hour(hour)))
+
+    def hour(self, hour: int) -> Hour:
+        """UTC hour number ``hour`` with all its events (visible or not)."""
+        return self._hours(hour)
+
+    def hours_between(self, start_ms: int, end_ms: int) -> Iterator[Hour]:
+        """The hours from the one containing ``start_ms`` to the one containing ``end_ms``, oldest first."""
+        for hour in range(start_ms // HOUR_MS, end_ms // HOUR_MS + 1):
+            yield self._hours(hour)
 
     def events_in_hour(self, hour: int) -> tuple[UsageEvent, ...]:
         """All events (visible or not) whose timestamp falls in UTC hour number ``hour``."""
-        return self._hours(hour)
+        return self._hours(hour).events
 
     def events_between(self, start_ms: int, end_ms: int) -> Iterator[UsageEvent]:
         """Events with ``start_ms <= timestamp <= end_ms``, oldest first."""
@@ -95,7 +109,7 @@ class Team:
         rng = random.Random(f"{self.seed}:{hour}")
         hour_start = hour * HOUR_MS
         week = hour // (24 * 7)
-        drafts: list[tuple[int, UsageEvent]] = []
+        drafts: list[tuple[int, EventFields]] = []
         for member in self.members:
             local_ms = hour_start + member.persona.utc_offset_h * HOUR_MS
             weight = hour_activity_weight((local_ms // HOUR_MS) % 24, utc_weekday(local_ms))
@@ -120,17 +134,17 @@ class Team:
         for ts, event in drafts:
             # Genuine same-millisecond repeats: same timestamp, user and model, fresh tokens/cost.
             if rng.random() < 0.004:
-                member = self.members_by_email.get(event.email)
+                member = self.members_by_email.get(event["email"])
                 if member is not None:
-                    twin = self._member_event(rng, ts, member, week, _HourContext(), model=event.model)
+                    twin = self._member_event(rng, ts, member, week, _HourContext(), model=event["model"])
                     twins.append((ts, twin))
         drafts.extend(twins)
         if self._pinned is not None:
             drafts.extend(self._pinned_events(hour, week))
         drafts.sort(key=lambda item: item[0])  # stable: same-ms events keep generation order
-        return tuple(_with_sequence(event, seq) for seq, (_, event) in enumerate(drafts))
+        return tuple(UsageEvent(sequence=seq, **fields) for seq, (_, fields) in enumerate(drafts))
 
-    def _pinned_events(self, hour: int, week: int) -> Iterator[tuple[int, UsageEvent]]:
+    def _pinned_events(self, hour: int, week: int) -> Iterator[tuple[int, EventFields]]:
         """Usage-based events at the timestamps ``pinned`` asks for in this hour, by the first member then."""
         rng = random.Random(f"{self.seed}:{hour}:pinned")  # its own stream: the hour's other events stay as they were
         for ts in self._pinned(hour) if self._pinned else ():
@@ -152,7 +166,7 @@ class Team:
         week: int,
         context: _HourContext,
         model: str | None = None,
-    ) -> UsageEvent:
+    ) -> EventFields:
         persona = member.persona
         model = model or self._pick_model(rng, persona, week)
         roll = rng.random()
@@ -186,7 +200,7 @@ class Team:
 
     def _service_account_event(
         self, rng: random.Random, ts: int, account: ServiceAccount, week: int, context: _HourContext
-    ) -> UsageEvent:
+    ) -> EventFields:
         model = rng.choice(("claude-4.5-sonnet", "gpt-5", "default", "composer-2.5-fast"))
         modulus, remainder = MODELS[model].available_weeks
         if week % modulus != remainder:
@@ -217,7 +231,7 @@ class Team:
         kind: str,
         is_headless: bool = False,
         **extras,
-    ) -> UsageEvent:
+    ) -> EventFields:
         model = MODELS[model_name]
         max_mode = rng.random() < 0.15
         token_based = rng.random() >= 0.08
@@ -268,9 +282,8 @@ class Team:
                 revised_charged = _charged_cents(revised_total, usage.discount_percent_off, fee)
             else:
                 revised_charged = charged * factor
-        return UsageEvent(
+        return dict(
             timestamp_ms=ts,
-            sequence=0,
             email=email,
             member_index=member_index,
             model=model_name,
@@ -292,7 +305,3 @@ class Team:
 def _charged_cents(total_cents: float, discount: int | None, fee: float | None) -> float:
     """chargedCents = totalCents * (1 - discount/100) + fee, in float like the real API."""
     return total_cents * (1 - (discount or 0) / 100) + (fee or 0)
-
-
-def _with_sequence(event: UsageEvent, sequence: int) -> UsageEvent:
-    return replace(event, sequence=sequence)

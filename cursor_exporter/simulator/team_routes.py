@@ -9,8 +9,10 @@ from collections.abc import Callable
 
 from .daily import daily_row
 from .events import HOSTING_TYPES
-from .filters import MAX_EVENTS_PAGE_SIZE, event_matches, events_page
+from .filters import MAX_EVENTS_PAGE_SIZE, event_matches, events_page, filters_anything
 from .groups import groups_payload
+from .hours import newest_first
+from .jsonbody import EncodedArray
 from .units import DAY_MS
 from .wire import (
     MAX_DAILY_RANGE_MS,
@@ -114,12 +116,14 @@ def events_route(sim: World, query: dict[str, str], body: dict) -> dict:
     page = positive_int_param(body, "page", 1)
     page_size = page_size_param(sim, body, DEFAULT_EVENTS_PAGE_SIZE, MAX_EVENTS_PAGE_SIZE)
     now = sim.now_ms()
-    events = sim.visible_events(start, end, now)
-    events = [e for e in events if event_matches(sim.team, e, body, hosting)]
-    events.reverse()  # newest first
-    selected = events[(page - 1) * page_size : page * page_size]
-    rows = [e.payload(now, sim.config.legacy_2025) for e in selected]
-    return {**events_page(len(events), page, page_size, rows), "period": {"startDate": start, "endDate": end}}
+    runs = sim.visible_runs(start, end, now)
+    if filters_anything(body, hosting):
+        team = sim.team
+        runs = [(hour, [i for i in run if event_matches(team, hour.events[i], body, hosting)]) for hour, run in runs]
+    selected = newest_first(runs, (page - 1) * page_size, page_size)
+    rows = EncodedArray([hour.encoded(index, now, sim.config.legacy_2025) for hour, index in selected])
+    total = sum(len(run) for _, run in runs)
+    return {**events_page(total, page, page_size, rows), "period": {"startDate": start, "endDate": end}}
 
 
 _BILLING_CYCLE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .jsonbody import encode_body
 from .units import DAY_MS
 from .world import World
 
@@ -21,7 +22,7 @@ class Response:
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, separators=(",", ":")).encode()
+    body = encode_body(payload)
     return Response(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
 
 

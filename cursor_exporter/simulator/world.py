@@ -23,7 +23,6 @@ Conventions where the reference leaves room (all deterministic):
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from decimal import Decimal
 
 from .auditlog import AuditEvent, AuditLog
@@ -32,8 +31,10 @@ from .codetracking import CodeTracker
 from .config import SimulatorConfig
 from .events import KIND_USAGE_BASED, UsageEvent
 from .faults import FaultInjector, RateLimiter
+from .hours import Run
 from .money import exact, served_number
 from .roster import Member, billing_group_index
+from .spend import NO_SPEND, SpendBook
 from .team import Team
 from .units import CYCLE_MS, DAY_MS, HOUR_MS
 
@@ -58,6 +59,7 @@ class World:
             pinned=self.boundary_timestamps if self.config.boundary_events else None,
         )
         self.audit_log = AuditLog(self.team, self.config.audit_events_per_day, self.config.late_arrivals)
+        self._spend = SpendBook(self.team)
         self._org_teams: dict[int, Team] | None = None
         self._code_tracker: CodeTracker | None = None
         self._lazy_lock = threading.Lock()
@@ -111,12 +113,28 @@ class World:
 
         ``team`` defaults to the simulator's own team (org routes pass the other org teams).
         """
+        start_ms, end_ms = self._served_range(start_ms, end_ms, now_ms, apply_retention)
+        source = self.team if team is None else team
+        return [e for e in source.events_between(start_ms, end_ms) if e.visible_at_ms <= now_ms]
+
+    def visible_runs(self, start_ms: int, end_ms: int, now_ms: int) -> list[Run]:
+        """The own team's ``visible_events`` as ``(hour, indices of its events)``, both oldest first.
+
+        Only the hours not yet all visible at ``now_ms`` are read event by event, so a page of a long
+        range costs its own events, not the range's.
+        """
+        start_ms, end_ms = self._served_range(start_ms, end_ms, now_ms, apply_retention=True)
+        if end_ms < start_ms:
+            return []
+        hours = self.team.hours_between(start_ms, end_ms)
+        return [(hour, hour.visible_indices(start_ms, end_ms, now_ms)) for hour in hours]
+
+    def _served_range(self, start_ms: int, end_ms: int, now_ms: int, apply_retention: bool) -> tuple[int, int]:
+        """``[start_ms, end_ms]`` narrowed to what can be served at ``now_ms``: not beyond now, not before retention."""
         horizon = self.retention_horizon_ms(now_ms) if apply_retention else None
         if horizon is not None:
             start_ms = max(start_ms, horizon)
-        end_ms = min(end_ms, now_ms)
-        source = self.team if team is None else team
-        return [e for e in source.events_between(start_ms, end_ms) if e.visible_at_ms <= now_ms]
+        return start_ms, min(end_ms, now_ms)
 
     def visible_audit_events(self, start_ms: int, end_ms: int, now_ms: int) -> list[AuditEvent]:
         """Audit events served at ``now_ms`` with ``start_ms <= timestamp <= end_ms``, oldest first."""
@@ -176,25 +194,18 @@ class World:
     def spend_rows(self, now_ms: int) -> list[dict]:
         """Current-cycle spend rows for every non-removed member (unsorted, unpaged)."""
         cycle_start, _ = self.cycle_bounds(now_ms)
-        on_demand: dict[str, Decimal] = {}
-        overall: dict[str, Decimal] = {}
-        premium: Counter[str] = Counter()
-        for event in self.visible_events(cycle_start, now_ms, now_ms, apply_retention=False):
-            charged = exact(event.charged_cents_at(now_ms))
-            overall[event.email] = overall.get(event.email, Decimal(0)) + charged
-            if event.kind == KIND_USAGE_BASED:
-                on_demand[event.email] = on_demand.get(event.email, Decimal(0)) + charged
-                premium[event.email] += 1
+        sums = self._spend.sums(cycle_start, now_ms)  # what visible_events(cycle_start, now) add up to, per email
         rows = []
         for member in self.team.members:
             if member.is_removed:
                 continue
+            overall, on_demand, premium = sums.get(member.email, NO_SPEND)
             rows.append(
                 {
                     "userId": self.member_id(member),
-                    "spendCents": served_number(on_demand.get(member.email, Decimal(0))),
-                    "overallSpendCents": served_number(overall.get(member.email, Decimal(0))),
-                    "fastPremiumRequests": premium[member.email],
+                    "spendCents": served_number(on_demand),
+                    "overallSpendCents": served_number(overall),
+                    "fastPremiumRequests": premium,
                     "name": member.name,
                     "email": member.email,
                     "role": member.role,

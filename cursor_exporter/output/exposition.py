@@ -1,7 +1,8 @@
 """Rendering to exposition bytes, once per sync and one part per source, so a scrape only sends bytes.
 
 Each source's families are rendered into a :class:`Part` of their own; a sync re-renders only the
-parts it changed, and the exposition is the parts joined in registry order.
+parts it changed, and the exposition is the parts joined in registry order. The bytes are what
+prometheus_client's ``generate_latest`` writes, from a renderer of our own (:mod:`.text_format`).
 """
 
 from __future__ import annotations
@@ -14,19 +15,10 @@ from dataclasses import dataclass
 from prometheus_client import exposition, openmetrics
 from prometheus_client.core import Metric
 
+from cursor_exporter.output.text_format import OPENMETRICS_EOF, render_families
+
 TEXT_CONTENT_TYPE = exposition.CONTENT_TYPE_LATEST
 OPENMETRICS_CONTENT_TYPE = openmetrics.exposition.CONTENT_TYPE_LATEST
-OPENMETRICS_EOF = b"# EOF\n"
-
-
-class _Families:
-    """The minimal registry interface ``generate_latest`` needs."""
-
-    def __init__(self, metrics: Iterable[Metric]) -> None:
-        self._metrics = list(metrics)
-
-    def collect(self) -> Iterable[Metric]:
-        return self._metrics
 
 
 @dataclass(frozen=True)
@@ -39,9 +31,7 @@ class Part:
     @classmethod
     def of(cls, metrics: Iterable[Metric]) -> Part:
         """Render the families."""
-        families = _Families(metrics)
-        open_text = openmetrics.exposition.generate_latest(families)
-        return cls(exposition.generate_latest(families), open_text.removesuffix(OPENMETRICS_EOF))
+        return cls(*render_families(metrics))
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,19 @@
 A page of ``/teams/filtered-usage-events`` needs the number of events served in its window and the
 thousand it shows: an hour finds where a time range starts and ends inside it (its events are in
 timestamp order) and knows from when on all of its events are visible, so only an hour still filling
-up at ``now`` is read event by event, once per arrival. Each event's JSON is cached once final.
+up at ``now`` is read event by event, once per arrival. Each event's JSON is kept once final, for
+the hours served last.
 ``/teams/spend`` follows what changes as the clock moves: the events arriving and the revisions
 applying in between, which each hour keeps in the order they happen.
 """
 
 from __future__ import annotations
 
+import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 
 from .events import REVISION_AFTER_MS, UsageEvent
@@ -36,7 +39,7 @@ class Hour:
     from this instant on every event is also served at its final value (nothing changes after it).
     """
 
-    __slots__ = ("_arrival_order", "_encoded", "_revisions", "_visible", "all_visible_at_ms", "events", "settled_at_ms")
+    __slots__ = ("_arrival_order", "_revisions", "_visible", "all_visible_at_ms", "events", "settled_at_ms")
 
     def __init__(self, events: tuple[UsageEvent, ...]) -> None:
         self.events = events
@@ -46,7 +49,6 @@ class Hour:
         last_revision_ms = served_revised_from_ms(self._revisions[-1]) if self._revisions else 0
         self.settled_at_ms = max(self.all_visible_at_ms, last_revision_ms)
         self._visible: tuple[int, list[int]] | None = None  # the last (events arrived, their indices) worked out
-        self._encoded: dict[bool, list[bytes | None]] = {}  # legacy_2025 -> each event's final JSON
 
     def indices_between(self, start_ms: int, end_ms: int) -> range:
         """Indices of the events with ``start_ms <= timestamp <= end_ms``."""
@@ -81,23 +83,6 @@ class Hour:
         events = self.events
         return bisect_right(self._arrival_order, now_ms, key=lambda index: events[index].visible_at_ms)
 
-    def encoded(self, index: int, now_ms: int, legacy_2025: bool) -> bytes:
-        """The JSON of event ``index`` as served at ``now_ms``.
-
-        An event's payload depends on ``now`` only through whether its revision applies yet, so it is
-        cached from the moment it is final; before that it is encoded afresh on every call.
-        """
-        event = self.events[index]
-        if not event.is_final_at(now_ms):
-            return encode(event.payload(now_ms, legacy_2025))
-        cache = self._encoded.get(legacy_2025)
-        if cache is None:
-            cache = self._encoded.setdefault(legacy_2025, [None] * len(self.events))
-        body = cache[index]
-        if body is None:
-            body = cache[index] = encode(event.payload(now_ms, legacy_2025))
-        return body
-
 
 def newest_first(runs: Sequence[Run], offset: int, count: int) -> Iterator[tuple[Hour, int]]:
     """``(hour, index)`` of the events at positions ``offset`` to ``offset + count - 1`` when the events of
@@ -115,3 +100,47 @@ def newest_first(runs: Sequence[Run], offset: int, count: int) -> Iterator[tuple
             yield hour, index
         count -= len(chosen)
         offset = 0
+
+
+class EventJson:
+    """The served JSON of events, kept once final for the ``hours`` hours served last (thread-safe).
+
+    An event's payload depends on ``now`` only through whether its revision applies yet, so its JSON
+    is kept from the moment it is final; before that it is encoded afresh. Pages re-read soon after
+    (the recent hours) cost a join; a whole cycle read once is not kept a second time as JSON.
+    """
+
+    def __init__(self, hours: int) -> None:
+        self._hours = hours
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[Hour, bool], list[bytes | None]] = OrderedDict()
+
+    def rows(self, selected: Iterable[tuple[Hour, int]], now_ms: int, legacy_2025: bool) -> list[bytes]:
+        """The JSON of each selected ``(hour, index)`` event as served at ``now_ms``."""
+        rows = []
+        current: Hour | None = None
+        kept: list[bytes | None] = []
+        for hour, index in selected:
+            if hour is not current:
+                current, kept = hour, self._kept_for(hour, legacy_2025)
+            event = hour.events[index]
+            if not event.is_final_at(now_ms):
+                rows.append(encode(event.payload(now_ms, legacy_2025)))
+                continue
+            body = kept[index]
+            if body is None:
+                body = kept[index] = encode(event.payload(now_ms, legacy_2025))
+            rows.append(body)
+        return rows
+
+    def _kept_for(self, hour: Hour, legacy_2025: bool) -> list[bytes | None]:
+        key = (hour, legacy_2025)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is None:
+                kept = self._kept[key] = [None] * len(hour.events)
+                if len(self._kept) > self._hours:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.move_to_end(key)
+            return kept

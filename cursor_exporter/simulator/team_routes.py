@@ -121,7 +121,7 @@ def events_route(sim: World, query: dict[str, str], body: dict) -> dict:
         team = sim.team
         runs = [(hour, [i for i in run if event_matches(team, hour.events[i], body, hosting)]) for hour, run in runs]
     selected = newest_first(runs, (page - 1) * page_size, page_size)
-    rows = EncodedArray([hour.encoded(index, now, sim.config.legacy_2025) for hour, index in selected])
+    rows = EncodedArray(sim.event_json.rows(selected, now, sim.config.legacy_2025))
     total = sum(len(run) for _, run in runs)
     return {**events_page(total, page, page_size, rows), "period": {"startDate": start, "endDate": end}}
 

@@ -31,12 +31,14 @@ from .codetracking import CodeTracker
 from .config import SimulatorConfig
 from .events import KIND_USAGE_BASED, UsageEvent
 from .faults import FaultInjector, RateLimiter
-from .hours import Run
+from .hours import EventJson, Run
 from .money import exact, served_number
 from .roster import Member, billing_group_index
 from .spend import NO_SPEND, SpendBook
 from .team import Team
 from .units import CYCLE_MS, DAY_MS, HOUR_MS
+
+JSON_KEPT_HOURS = 72  # a few days: re-read recent windows cost a join, a whole cycle's JSON is not kept
 
 
 class World:
@@ -60,6 +62,7 @@ class World:
         )
         self.audit_log = AuditLog(self.team, self.config.audit_events_per_day, self.config.late_arrivals)
         self._spend = SpendBook(self.team)
+        self.event_json = EventJson(JSON_KEPT_HOURS)
         self._org_teams: dict[int, Team] | None = None
         self._code_tracker: CodeTracker | None = None
         self._lazy_lock = threading.Lock()

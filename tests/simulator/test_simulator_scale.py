@@ -30,6 +30,7 @@ from cursor_exporter.simulator import SimClock, Simulator, SimulatorConfig
 from cursor_exporter.simulator.api import handle_api
 from cursor_exporter.simulator.events import KIND_USAGE_BASED
 from cursor_exporter.simulator.filters import event_matches, events_page
+from cursor_exporter.simulator.hours import EventJson
 from cursor_exporter.simulator.money import exact, served_number
 
 from .helpers import DAY, HOUR, KEY, TUESDAY_NOON
@@ -97,6 +98,14 @@ def test_events_pages_are_the_plain_reading_at_every_instant(page_size):
     sim.clock.set(T)
     hidden, unrevised = settling(sim, T - 24 * HOUR, T + HOUR)
     assert hidden and unrevised, "the instants should catch events arriving late and revisions to come"
+
+
+def test_pages_are_the_plain_reading_when_few_hours_of_json_are_kept():
+    sim = make_sim()
+    sim.event_json = EventJson(hours=2)
+    for now in (T + 2 * DAY, T + 20 * 60_000, T + 2 * DAY):
+        sim.clock.set(now)
+        assert assert_every_page_matches(sim, {"startDate": T - 30 * HOUR, "endDate": T, "pageSize": 37}) > 0
 
 
 def test_filtered_pages_are_the_plain_reading():

@@ -26,6 +26,9 @@ from cursor_exporter.timegrid import DAY_MS, floor_day
 
 DAILY_USAGE = Endpoint("POST", "/teams/daily-usage-data")
 MAX_RANGE_DAYS = 30
+# User-days one request may ask for: a row is about 1 kB of JSON and several in memory, so a 10,000-seat
+# team asks a day at a time instead of 28 days (280 MB of JSON) at once.
+MAX_ROWS_PER_REQUEST = 5_000
 ACTIVE_WINDOWS_DAYS = (1, 7, 28)
 RECENT_DAYS = 7  # client versions and most-used models count users active in this many days
 
@@ -79,11 +82,18 @@ def due_days(first_day: int, today: int, fetched_at: Mapping[int, int], lookback
     ]
 
 
-def chunk_days(days: list[int]) -> list[tuple[int, int]]:
-    """Consecutive runs of days as (first, last) pairs of at most ``MAX_RANGE_DAYS`` days."""
+def days_per_request(team_size: int | None) -> int:
+    """How many days one request asks for: up to ``MAX_RANGE_DAYS``, fewer for a large team."""
+    if not team_size:
+        return MAX_RANGE_DAYS
+    return max(1, min(MAX_RANGE_DAYS, MAX_ROWS_PER_REQUEST // team_size))
+
+
+def chunk_days(days: list[int], max_days: int = MAX_RANGE_DAYS) -> list[tuple[int, int]]:
+    """Consecutive runs of days as (first, last) pairs of at most ``max_days`` days."""
     runs: list[tuple[int, int]] = []
     for day in days:
-        if runs and day == runs[-1][1] + DAY_MS and (day - runs[-1][0]) // DAY_MS < MAX_RANGE_DAYS:
+        if runs and day == runs[-1][1] + DAY_MS and (day - runs[-1][0]) // DAY_MS < max_days:
             runs[-1] = (runs[-1][0], day)
         else:
             runs.append((day, day))
@@ -282,7 +292,7 @@ class ActivitySource(Source):
         today = floor_day(now)
         first_day = min(floor_day(cycle_start), today - (max(ACTIVE_WINDOWS_DAYS) - 1) * DAY_MS)
         due = due_days(first_day, today, store.activity_fetched(), self.context.options.settle_lookback_ms)
-        for first, last in chunk_days(due):
+        for first, last in chunk_days(due, days_per_request(self.context.shared.team_size)):
             body = client.request(
                 DAILY_USAGE.method, DAILY_USAGE.path, {"startDate": first, "endDate": min(last + DAY_MS - 1, now)}
             )

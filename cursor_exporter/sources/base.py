@@ -90,6 +90,7 @@ class Shared:
     """Values several sources of a team read, each written by the one source that owns it.
 
     * the billing-cycle start, written by ``spend`` (``subscriptionCycleStart``), persisted;
+    * the team's size, written by ``spend`` (``totalMembers``), so that other sources can size requests;
     * the team's top-N user cap, picked by ``usage`` and used by every per-user family.
     """
 
@@ -100,6 +101,7 @@ class Shared:
         # A ledger from before the shared key kept the start only as the usage ledger's period.
         stored = store.get_state(BILLING_CYCLE_START) or store.get_state("cycle_start_ms")
         self.cycle_start_ms: int | None = int(stored) if stored else None
+        self.team_size: int | None = None
 
     def set_cycle_start(self, start_ms: int) -> None:
         """Record the billing-cycle start Cursor reports."""

@@ -150,6 +150,8 @@ class SpendSource(Source):
                 cycle_start = self._cycle_start(body["subscriptionCycleStart"])
                 # Usage needs only this, and need not wait for a large team's other pages at 10 a minute.
                 self.context.shared.set_cycle_start(cycle_start)
+            if page == 1 and type(body.get("totalMembers")) is int:
+                self.context.shared.team_size = body["totalMembers"]
             if page >= page_count(body) or not body.get("teamMemberSpend"):
                 break
             page += 1

@@ -100,3 +100,15 @@ def test_per_user_activity_is_opt_in(make_team, tmp_path):
     names = {name for name, _ in parse(exposition(engine))}
     assert "cursor_activity_cycle_lines" in names
     assert not any(name.startswith("cursor_user_activity_") for name in names)
+
+
+def test_a_large_team_asks_a_day_at_a_time_and_sums_the_same(make_team, tmp_path, monkeypatch):
+    # 12 seats stand in for a team too large for a multi-day request: 12 user-days at most per request.
+    monkeypatch.setattr("cursor_exporter.sources.activity.MAX_ROWS_PER_REQUEST", 12)
+    team = make_team(clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0), users=12, cycle_start_days_ago=9)
+    engine = team.engine(tmp_path)
+    sync_all(engine)
+    actual = activity_series(parse(exposition(engine, LabelPolicy(per_user_activity=True))))
+    assert actual == {k: float(v) for k, v in expected_activity(team.sim, per_user=True).items()}
+    calls = [path for path, _ in team.sim.request_log if path == "/teams/daily-usage-data"]
+    assert len(calls) == 28  # the 28 days the active-user windows need, a request each (one without the bound)

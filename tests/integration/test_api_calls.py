@@ -167,10 +167,10 @@ def record_calls(engine: TeamEngine) -> list[Call]:
         if client is None:
             continue
 
-        def request(method, path, body=None, params=None, _send=client.request):
+        def request(method, path, body=None, params=None, _send=client.request, **options):
             payload = body if body is not None else params
             calls.append((method, path, None if payload is None else dict(payload)))
-            return _send(method, path, body, params)
+            return _send(method, path, body, params, **options)
 
         client.request = request
     return calls
@@ -258,8 +258,8 @@ def test_org_usage_without_contract_dates_syncs_spend_first_and_reads_the_pool_o
     org_client = engine.context.org_client
     send = org_client.request
 
-    def without_contract_dates(method, path, body=None, params=None):
-        reply = send(method, path, body, params)
+    def without_contract_dates(method, path, body=None, params=None, **options):
+        reply = send(method, path, body, params, **options)
         if path == POOL[1]:
             reply["pool"].pop("contractStartDate")
         return reply

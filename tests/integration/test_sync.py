@@ -187,3 +187,18 @@ def test_a_window_that_changes_while_paged_is_scanned_again(make_team, tmp_path)
         for labels in [dict(frozen)]
     }
     assert exported == truth_at_scan
+
+
+def test_a_team_too_large_for_day_windows_is_fetched_in_shorter_ones_exactly(make_team, tmp_path, monkeypatch):
+    # 12 seats stand in for 10,000: windows hold 60 events at most, sized first by the team, then by measure.
+    monkeypatch.setattr("cursor_exporter.sources.usage_ledger.MAX_EVENTS_PER_WINDOW", 60)
+    team = make_team(users=12, cycle_start_days_ago=5)
+    engine = team.engine(tmp_path)
+    sync_all(engine)
+    truth = team.truth()
+    assert mismatches(parse(exposition(engine)), expected_usage(truth), USAGE_FAMILIES) == []
+    usage = engine.sources["usage"]
+    assert usage.window_hours() < 24  # the busiest hours measured hold more than 60 / 24 events
+    made = sum(1 for path, _ in team.sim.request_log if path == EVENTS)
+    days = 6  # the cycle's 5 days and today: a day window each, and a page more per 1,000 events at most
+    assert made > days + sum(row["events"] for row in truth["usage"]) // 1000

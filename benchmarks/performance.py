@@ -10,7 +10,8 @@ over its rounds. The rows:
   plan's minimum, one request per window and one per further 1,000 events (a frozen simulator clock);
 * **ingest**: events per CPU second of the sync thread for a real usage sync (JSON page to ledger)
   against ``json.loads`` + one plain pydantic model per event + sums in a dict, on the same pages;
-* **cold start, peak RSS, scrape p99 under render**: live processes, see ``performance_live.py``;
+* **cold start, peak RSS (by seats and by series), scrape p99 under render**: live processes, see
+  ``performance_live.py``;
 * **render CPU per hour**: the exporter's render of the 100k-series snapshot times the syncs per hour
   that re-render it, against ``generate_latest`` on every 15 s scrape.
 
@@ -42,7 +43,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from performance_live import cold_start_rows, scrape_under_render_row
+from performance_live import cold_start_rows, scrape_under_render_row, serving_rss_rows
 from performance_table import Result, Sizes, ratio_text, write_doc
 from scrape import SnapshotCollector, build_snapshot, scrape_fresh, series_count
 
@@ -331,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: api_calls_row(sizes),
         lambda: ingest_row(sizes),
         lambda: cold_start_rows(sizes),
+        lambda: serving_rss_rows(sizes),
         lambda: scrape_under_render_row(sizes),
         lambda: render_cpu_row(sizes),
     ):

@@ -24,10 +24,11 @@ class Sizes:
     api_days: int = 10
     ingest_users: int = 2_000
     ingest_rounds: int = 3
-    cold_users: int = 500  # the issue asks 10k: the simulator rescans the cycle per request, too slow
+    cold_users: tuple[int, ...] = (1_000, 10_000)
     cold_events_per_day: int = 30
     cold_days: int = 10
-    rate_speedup: float = 60.0  # rate limits on a clock this much faster, on both sides
+    rate_speedup: float = 20.0  # rate limits on a clock this much faster, on both sides
+    rss_series: tuple[int, ...] = (100_000, 1_000_000)
     load_series: int = 100_000
     load_scrapers: int = 10
     load_phase_s: float = 15.0
@@ -46,9 +47,10 @@ class Sizes:
             api_days=2,
             ingest_users=50,
             ingest_rounds=1,
-            cold_users=50,
+            cold_users=(50,),
             cold_days=2,
             load_series=5_000,
+            rss_series=(5_000,),
             load_scrapers=4,
             load_phase_s=1.0,
             load_rounds=1,

@@ -23,8 +23,9 @@ _ORG_EVENTS = ORG_EVENTS.path
 ORG_USAGE_LABELS = ("team", *USAGE_LABELS)
 CONTRACT_START = "contract_start_ms"  # state key of the last contract start the pool reported
 # A first backfill reaches back to the contract start, possibly months: it advances at most this many
-# windows (days) per sync, the newest always among them, so the other sources get their turn between.
-ORG_WINDOWS_PER_SYNC = 7
+# hours (in windows of a day or less) per sync, the newest always among them, so the other sources get
+# their turn between.
+ORG_HOURS_PER_SYNC = 7 * 24
 
 ORG_USAGE_EVENTS = Family(
     "cursor_org_usage_events_total",
@@ -161,4 +162,4 @@ class OrgUsageSource(LedgerSource):
             self._waiting_pool = pool
         period_start = int(contract_start) if contract_start else context.shared.require_cycle_start(self.name)
         self.ledger.set_cycle_start(period_start)
-        sync_windows(self, self.scanner, ORG_WINDOWS_PER_SYNC)
+        sync_windows(self, self.scanner, ORG_HOURS_PER_SYNC)

@@ -116,9 +116,9 @@ class LedgerSource(Source):
         return render_ledger(snapshot.part(cls.name), labels, cls.ledger_families)
 
 
-def sync_windows(source: LedgerSource, scanner: WindowScanner, max_windows: int | None = None) -> None:
-    """Fetch the source's due windows (at most ``max_windows``, oldest first, but always the newest), each in
-    its own transaction, then let the top-N cap pick its users once the ledger is caught up."""
+def sync_windows(source: LedgerSource, scanner: WindowScanner, max_hours: int | None = None) -> None:
+    """Fetch the source's due windows (as many as cover ``max_hours``, oldest first, but always the newest),
+    each in its own transaction, then let the top-N cap pick its users once the ledger is caught up."""
     context, ledger, cap = source.context, source.ledger, source.cap
     assert ledger is not None and cap is not None, "a ledger source syncs once it has its ledger"
     options = context.options
@@ -128,7 +128,9 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_windows: int 
         log.warning("%s: hours from %d on were fetched by a clock ahead of now; fetching again", source.name, future)
     planning_start = ledger.planning_start()
     lookback = options.settle_lookback_ms
-    due = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), lookback, source.window_hours())
+    window_hours = source.window_hours()
+    due = plan_windows(planning_start, sync_end, ledger.bucket_states(planning_start), lookback, window_hours)
+    max_windows = None if max_hours is None else -(-max_hours // window_hours)
     windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
     log.debug("%s sync up to %d: %d of %d due windows", scanner.endpoint.path, sync_end, len(windows), len(due))
     skipped = 0

@@ -37,6 +37,14 @@ class Window:
         """Start of every hour bucket the window touches."""
         return range(self.start_ms, self.end_ms + 1, HOUR_MS)
 
+    def halves(self) -> tuple[Window, Window] | None:
+        """The window split at the hour in its middle, oldest first; None for a single hour."""
+        hours = self.hours
+        if len(hours) < 2:
+            return None
+        middle = hours[len(hours) // 2]
+        return Window(self.start_ms, middle - 1), Window(middle, self.end_ms)
+
 
 def refetch_interval_ms(age_ms: int, lookback_ms: int) -> int:
     """How stale a fetch of an hour that ended ``age_ms`` ago may be before it is fetched again.

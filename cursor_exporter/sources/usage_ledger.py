@@ -134,11 +134,18 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_hours: int | 
     windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
     log.debug("%s sync up to %d: %d of %d due windows", scanner.endpoint.path, sync_end, len(windows), len(due))
     skipped = 0
-    for window in windows:
+    queue = list(windows)
+    while queue:
+        window = queue.pop(0)
         try:
             events = scanner.scan_consistently(window, ledger.new_aggregate)
         except InconsistentWindow:
-            skipped += 1
+            # Late events kept landing while it was paged: its halves page faster, the older one calmer.
+            halves = window.halves()
+            if halves is None:
+                skipped += 1
+            else:
+                queue[:0] = halves
             continue
         ledger.replace_window(window, events, fetched_at_ms=sync_end)
         source.measured(window, events.events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from cursor_exporter.simulator import SimClock
 from cursor_exporter.sources.labels import LabelPolicy
@@ -202,3 +203,24 @@ def test_a_team_too_large_for_day_windows_is_fetched_in_shorter_ones_exactly(mak
     made = sum(1 for path, _ in team.sim.request_log if path == EVENTS)
     days = 6  # the cycle's 5 days and today: a day window each, and a page more per 1,000 events at most
     assert made > days + sum(row["events"] for row in truth["usage"]) // 1000
+
+
+def test_a_window_that_never_holds_still_is_fetched_in_halves_down_to_hours(make_team, tmp_path):
+    team = make_team(clock=SimClock(start_ms=WEDNESDAY_3PM, speed=0), users=12, cycle_start_days_ago=1)
+    engine = team.engine(tmp_path)
+    engine.run("spend")
+    scanner = engine.source("usage").scanner
+    original = scanner.page
+    scanned = []
+
+    def churning(window, page):
+        """Every window of more than 3 hours reports another total on each page: it never holds still."""
+        result = original(window, page)
+        scanned.append(len(window.hours))
+        return replace(result, total=result.total + page) if len(window.hours) > 3 else result
+
+    scanner.page = churning
+    assert engine.run("usage")
+    truth = team.truth(end_ms=team.clock.now_ms() - 60_000)
+    assert mismatches(parse(exposition(engine)), expected_usage(truth), USAGE_FAMILIES) == []
+    assert max(scanned) > 3 and min(scanned) <= 3  # the long windows failed and their halves made it

@@ -73,3 +73,11 @@ def test_only_due_runs_are_planned_and_settled_prefix_is_skipped():
     # Everything was just fetched: only the hours of the every-sync tier (the newest sixteenth of the
     # lookback, 3 h) and the still-open current hour are due, as one window.
     assert windows == [Window(floor_hour(sync_end) - LOOKBACK // 16, sync_end)]
+
+
+def test_a_window_halves_at_its_middle_hour_into_two_that_cover_it_exactly():
+    window = Window(T0 + 5 * HOUR_MS, T0 + 10 * HOUR_MS + 59_999)  # hours 5 to 10, the last one still open
+    older, newer = window.halves()
+    assert (older, newer) == (Window(T0 + 5 * HOUR_MS, T0 + 8 * HOUR_MS - 1), Window(T0 + 8 * HOUR_MS, window.end_ms))
+    assert [*older.hours, *newer.hours] == [*window.hours]
+    assert Window(T0, T0 + HOUR_MS - 1).halves() is None

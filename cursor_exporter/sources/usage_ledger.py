@@ -8,7 +8,6 @@ family set; the organization's carries a ``team`` label and a contract period in
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
@@ -35,9 +34,6 @@ TOKEN_TYPES = ("input", "output", "cache_write", "cache_read")
 # at most one part-filled page more, a few percent of a window this full.
 MAX_EVENTS_PER_WINDOW = 50_000
 PEAK_EVENTS_PER_SEAT_HOUR = 2  # before a window was measured; Cursor's heaviest users make about 30 a day
-# A backfill publishes its progress at most this often: each publish renders every usage series, which
-# at 10,000 seats costs more CPU and memory churn than a window of a few hours does.
-PROGRESS_EVERY_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -138,7 +134,6 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_hours: int | 
     windows = due if max_windows is None or len(due) <= max_windows else [*due[: max_windows - 1], due[-1]]
     log.debug("%s sync up to %d: %d of %d due windows", scanner.endpoint.path, sync_end, len(windows), len(due))
     skipped = 0
-    shown_at = time.monotonic()
     queue = list(windows)
     while queue:
         window = queue.pop(0)
@@ -155,9 +150,8 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_hours: int | 
         ledger.replace_window(window, events, fetched_at_ms=sync_end)
         source.measured(window, events.events)
         context.scans.fetched += 1
-        if len(windows) > 1 and time.monotonic() - shown_at >= PROGRESS_EVERY_S:
-            context.show_progress()  # a backfill shows its progress instead of nothing for minutes
-            shown_at = time.monotonic()
+        if len(windows) > 1:  # a backfill shows its progress instead of nothing for minutes
+            context.show_progress()
     ledger.set_planning_start(
         first_unsettled_hour(planning_start, sync_end, ledger.bucket_states(planning_start), lookback)
     )

@@ -141,7 +141,8 @@ class Ledger:
     def _set_sums(self, key: UsageKey, total: Tally, revised: Tally) -> None:
         self._totals[key] = total
         self._revised[key] = revised
-        self._counters[key] = add(total, revised)
+        # Most series were never revised: their counters are their totals, the same immutable tally.
+        self._counters[key] = total if revised == EMPTY else add(total, revised)
 
     @property
     def has_data(self) -> bool:

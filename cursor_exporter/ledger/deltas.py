@@ -7,25 +7,19 @@ lists and spelled out field by field.
 
 from __future__ import annotations
 
-from cursor_exporter.ledger.tally import EMPTY, HourCharge, Tally, UsageKey, add, as_key, as_tally, peak, subtract
+from cursor_exporter.ledger.tally import (
+    EMPTY,
+    HourCharge,
+    Tally,
+    UsageKey,
+    accumulate,
+    add,
+    as_key,
+    as_tally,
+    peak,
+    subtract,
+)
 from cursor_exporter.money import ZERO, is_on_demand
-
-
-def _accumulate(sums: dict[UsageKey, list], key: UsageKey, tally: Tally) -> None:
-    """Add ``tally`` into the running list of ``key`` (lists: this runs once per stored row)."""
-    row = sums.get(key)
-    if row is None:
-        sums[key] = list(tally)
-    else:  # spelled out, as in add()
-        events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = tally
-        row[0] += events
-        row[1] += inputs
-        row[2] += outputs
-        row[3] += cache_writes
-        row[4] += cache_reads
-        row[5] += charged
-        row[6] += fee
-        row[7] += units
 
 
 def plus(tally: Tally, change: Tally | None) -> Tally:
@@ -50,7 +44,7 @@ def peak_deltas(
         before, kept = old.get(slot), held.get(slot)
         if kept is None and (before is None or before == now):  # a first fetch, or the same answer again
             if before is None:
-                _accumulate(total, slot[1], now)
+                accumulate(total, slot[1], now)
             continue
         _change(slot, now, before or EMPTY, kept or EMPTY, excess, total, revised)
     for slot in (old.keys() | held.keys()) - new.keys():
@@ -64,8 +58,8 @@ def _change(
     above = subtract(peak(add(before, kept), now), now)
     if above != EMPTY:
         excess[slot] = above
-    _accumulate(total, slot[1], subtract(now, before))
-    _accumulate(revised, slot[1], subtract(above, kept))
+    accumulate(total, slot[1], subtract(now, before))
+    accumulate(revised, slot[1], subtract(above, kept))
 
 
 def period_deltas(
@@ -84,7 +78,7 @@ def period_deltas(
         if now == before:
             continue
         change = now if before is None else subtract(now or EMPTY, before)
-        _accumulate(series, key, change)
+        accumulate(series, key, change)
         charged = change[5]
         charges = buckets.get(bucket)
         if charges is None:

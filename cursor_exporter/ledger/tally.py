@@ -71,6 +71,23 @@ def subtract(a: Tally, b: Tally) -> Tally:
     )
 
 
+def accumulate(sums: dict, key: tuple, tally: tuple) -> None:
+    """Add ``tally`` (a :class:`Tally` or a plain tuple in its order) into the running list of ``key``."""
+    row = sums.get(key)
+    if row is None:
+        sums[key] = list(tally)
+    else:  # spelled out, as in add(): this runs once per event and per stored row
+        events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = tally
+        row[0] += events
+        row[1] += inputs
+        row[2] += outputs
+        row[3] += cache_writes
+        row[4] += cache_reads
+        row[5] += charged
+        row[6] += fee
+        row[7] += units
+
+
 def peak(a: Tally, b: Tally) -> Tally:
     """Field-wise maximum."""
     return _new(Tally, map(max, a, b))
@@ -131,19 +148,7 @@ class WindowAggregate:
         for stamp, user, model, kind, max_mode, source, team, *figures in events:
             count += 1
             slot = (bucket(stamp), (user, model, kind, max_mode, source, (team or "unknown") if by_team else ""))
-            row = sums.get(slot)
-            if row is None:
-                sums[slot] = [1, *figures]
-            else:  # spelled out: this runs once per event
-                inputs, outputs, cache_writes, cache_reads, charged, fee, units = figures
-                row[0] += 1
-                row[1] += inputs
-                row[2] += outputs
-                row[3] += cache_writes
-                row[4] += cache_reads
-                row[5] += charged
-                row[6] += fee
-                row[7] += units
+            accumulate(sums, slot, (1, *figures))
         self.events += count
 
     def sums(self) -> dict[tuple[int, tuple], tuple]:

@@ -39,8 +39,8 @@ from prometheus_client.core import Metric
 # Benchmark the checkout this script belongs to, installed or not.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cursor_exporter.ledger.rollup import UsageRollup
 from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
-from cursor_exporter.ledger.usage import UsageView
 from cursor_exporter.output.exposition import ExpositionCache, render
 from cursor_exporter.output.landing import landing_page
 from cursor_exporter.output.web import MetricsServer
@@ -127,7 +127,7 @@ def build_snapshot(users_count: int = USERS) -> Snapshot:
         version="bench",
         parts={
             "usage": LedgerPart(
-                UsageView(counters, revised, cycle, int(now * 1000) - 12 * 86_400_000, cycle_hourly={}), None, 0
+                UsageRollup.of_series(counters, revised, cycle, int(now * 1000) - 12 * 86_400_000), None, 0
             )
         },
         statuses=statuses,
@@ -203,7 +203,7 @@ def main() -> int:
     series = series_count(rendered.text)
     print(
         f"series: {series:,} (sample lines in the text exposition), "
-        f"{len(snapshot.part('usage').view.counters):,} usage keys"
+        f"{len(snapshot.part('usage').view.user_counters):,} users"
     )
     print(f"bytes:  {len(rendered.text):,} text, {len(rendered.text_gzip):,} gzipped")
 

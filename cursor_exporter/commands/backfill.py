@@ -36,10 +36,11 @@ from cursor_exporter.api.client import ApiError
 from cursor_exporter.commands.config import ConfigError, Settings
 from cursor_exporter.commands.serve import api_client, storage_problem
 from cursor_exporter.ledger.lock import LedgerLock
+from cursor_exporter.ledger.rollup import UsageRollup
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, WindowAggregate, add, by_hour
-from cursor_exporter.ledger.usage import Ledger, UsageView
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.ledger.windows import first_unsettled_hour, plan_windows
 from cursor_exporter.sources import FAMILY_BY_NAME
 from cursor_exporter.sources.labels import LabelPolicy
@@ -176,8 +177,7 @@ def cumulative_series(
         if index == 0 or changed:
             for key, tally in changed.items():
                 running[key] = add(running.get(key, EMPTY), tally)
-            view = UsageView(counters=running, revised={}, cycle={}, cycle_start_ms=None, cycle_hourly={})
-            for metric in render_ledger(LedgerPart(view, None, 0), labels, families):
+            for metric in render_ledger(LedgerPart(UsageRollup.of_series(running), None, 0), labels, families):
                 if metric.type != "counter":
                     continue  # gauges of the current cycle have no history
                 family = series.setdefault(metric.name, {})

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS activity_rows (
 """
 
 Key = tuple[str, str, str, int, str, str]
+_CHUNK_ROWS = 10_000
 Values = tuple[Any, ...]
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ class SerializedConnection:
     def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
         with self.lock:
             return self._db.executemany(sql, rows)
+
+    def fetchmany(self, cursor: sqlite3.Cursor, size: int) -> list[tuple]:
+        with self.lock:
+            return cursor.fetchmany(size)
 
     def executescript(self, script: str) -> sqlite3.Cursor:
         with self.lock:
@@ -215,26 +220,48 @@ class Store:
             (from_hour,),
         ).fetchall()
 
-    def hour_rows(self, first_ms: int, last_ms: int | None = None) -> list[tuple[int, Key, Values]]:
+    def hour_rows(self, first_ms: int, last_ms: int | None = None) -> Iterator[tuple[int, Key, Values]]:
         """Stored usage of the buckets starting in [first_ms, last_ms] (open-ended when ``last_ms`` is None).
 
         A bucket is an hour, or the part of an hour from a period start (a billing cycle's, a contract's)
         on; the part before that start keeps the hour's own start."""
         return self._rows("usage_hours", first_ms, last_ms)
 
-    def _rows(self, table: str, first_ms: int, last_ms: int | None) -> list[tuple[int, Key, Values]]:
-        rows = self._db.execute(
+    def _rows(self, table: str, first_ms: int, last_ms: int | None) -> Iterator[tuple[int, Key, Values]]:
+        rows = self._stream(
             f"SELECT hour_start, {_KEYS}, {_VALUES} FROM {table} WHERE hour_start >= ? AND hour_start <= ?",
             (first_ms, last_ms if last_ms is not None else 2**62),
         )
         width = len(KEY_COLUMNS)
-        return [(row[0], tuple(row[1 : 1 + width]), tuple(row[1 + width :])) for row in rows]
+        return ((row[0], tuple(row[1 : 1 + width]), tuple(row[1 + width :])) for row in rows)
 
-    def totals(self) -> list[tuple[Key, Values, Values]]:
+    def _stream(self, sql: str, parameters: Any = ()) -> Iterator[tuple]:
+        """The rows of a query, fetched in chunks: a whole period of hours at 10,000 seats is millions."""
+        cursor = self._db.execute(sql, parameters)
+        while chunk := self._db.fetchmany(cursor, _CHUNK_ROWS):
+            yield from chunk
+
+    def totals(self) -> Iterator[tuple[Key, Values, Values]]:
         """Every series' ledger total and its accumulated downward revisions."""
+        return self._totals(self._stream(f"SELECT {_KEYS}, {_VALUES}, {_REVISED} FROM usage_totals"))
+
+    @staticmethod
+    def _totals(rows: Iterable[tuple]) -> Iterator[tuple[Key, Values, Values]]:
         width, values = len(KEY_COLUMNS), len(VALUE_COLUMNS)
-        rows = self._db.execute(f"SELECT {_KEYS}, {_VALUES}, {_REVISED} FROM usage_totals")
-        return [(tuple(r[:width]), tuple(r[width : width + values]), tuple(r[width + values :])) for r in rows]
+        return ((tuple(r[:width]), tuple(r[width : width + values]), tuple(r[width + values :])) for r in rows)
+
+    @staticmethod
+    def totals_of(db: SerializedConnection, keys: Iterable[Key]) -> list[tuple[Key, Values, Values]]:
+        """Within a transaction: the stored totals and revisions of these series (those the ledger has)."""
+        db.execute(f"CREATE TEMP TABLE IF NOT EXISTS wanted_series ({_KEYS})")
+        db.executemany(f"INSERT INTO wanted_series VALUES ({', '.join('?' * len(KEY_COLUMNS))})", keys)
+        joined = " AND ".join(f"t.{c} = w.{c}" for c in KEY_COLUMNS)
+        rows = db.execute(
+            f"SELECT {', '.join(f't.{c}' for c in (*KEY_COLUMNS, *VALUE_COLUMNS))}, {_REVISED} "
+            f"FROM wanted_series w JOIN usage_totals t ON {joined}"
+        ).fetchall()
+        db.execute("DELETE FROM wanted_series")
+        return list(Store._totals(rows))
 
     def add_records(self, kind: str, rows: Iterable[tuple[str, int, tuple[str, ...]]]) -> None:
         """Atomically store records of ``kind`` by id: (id, epoch ms, label values); a known id is kept as is,
@@ -294,7 +321,7 @@ class Store:
             [(hour, *key, *values) for hour, key, values in rows],
         )
 
-    def peak_rows(self, first_hour: int, last_hour: int | None = None) -> list[tuple[int, Key, Values]]:
+    def peak_rows(self, first_hour: int, last_hour: int | None = None) -> Iterator[tuple[int, Key, Values]]:
         """How far each series' peak of the hours in [first_hour, last_hour] lies above its stored usage
         (rows only where it does; ``LEGACY_HOUR`` holds a schema-2 ledger's revisions)."""
         return self._rows("usage_peaks", first_hour, last_hour)

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from cursor_exporter.api.records import UsageEvent
 from cursor_exporter.ledger.deltas import peak_deltas, period_deltas, plus
+from cursor_exporter.ledger.rollup import PeriodSums, RunningSums, UsageRollup, usage_grain, user_grain, whole_series
 from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.tally import (
     EMPTY,
@@ -36,6 +37,7 @@ from cursor_exporter.ledger.tally import (
     Tally,
     UsageKey,
     WindowAggregate,
+    accumulate,
     add,
     add_charge,
     as_key,
@@ -56,29 +58,40 @@ PERIOD_STARTS = "period_starts_ms"
 RETAINED_FROM = "retained_from_ms"  # hours before it were dropped (--storage.retention) and are never planned
 
 
+def _stored_key(key: tuple) -> tuple:
+    """A series key as stored (from a plain tuple or a :class:`UsageKey`)."""
+    user, model, kind, max_mode, source, team = key
+    return user, model, kind, int(max_mode), source, team
+
+
 def _to_row(key: tuple, tally: tuple) -> tuple[tuple, tuple]:
     """A series and its figures as stored (a plain tuple or a :class:`UsageKey` and :class:`Tally`)."""
-    user, model, kind, max_mode, source, team = key
     events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = tally
     return (
-        (user, model, kind, int(max_mode), source, team),
+        _stored_key(key),
         (events, inputs, outputs, cache_writes, cache_reads, str(charged), str(fee), str(units)),
     )
 
 
-def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
+def _key_from_row(key: tuple) -> UsageKey:
     user, model, kind, max_mode, source, team = key
+    return as_key((user, model, kind, bool(max_mode), source, team))
+
+
+def _tally_from_row(values: tuple) -> Tally:
     events, inputs, outputs, cache_writes, cache_reads, charged, fee, units = values
-    return (
-        as_key((user, model, kind, bool(max_mode), source, team)),
-        as_tally((int(events), int(inputs), int(outputs), int(cache_writes), int(cache_reads),
-                  Decimal(charged), Decimal(fee), Decimal(units))),
-    )  # fmt: skip
+    return as_tally((int(events), int(inputs), int(outputs), int(cache_writes), int(cache_reads),
+                     Decimal(charged), Decimal(fee), Decimal(units)))  # fmt: skip
+
+
+def _from_row(key: tuple, values: tuple) -> tuple[UsageKey, Tally]:
+    return _key_from_row(key), _tally_from_row(values)
 
 
 @dataclass(frozen=True)
 class UsageView:
-    """An immutable view of the ledger for one snapshot.
+    """The ledger's exact figures per series, read from the store (a snapshot renders a
+    :class:`UsageRollup` instead: the same sums at the grains its families show).
 
     ``counters`` are the peaks' sums, ``revised`` how far they lie above Cursor's current figures, ``cycle``
     the sums since the period start and ``cycle_hourly`` its charges per bucket (keyed by bucket start).
@@ -116,7 +129,8 @@ def _one_writer(method: Callable[..., R]) -> Callable[..., R]:
 
 
 class Ledger:
-    """The durable usage ledger and its in-memory running sums.
+    """The durable usage ledger and its in-memory running sums, kept at the grains its families are
+    rendered at (see :mod:`cursor_exporter.ledger.rollup`); the sums per series stay in the store.
 
     ``by_team`` makes an organization ledger: its keys carry each event's ``teamId``, and its period
     (the "cycle" below) is the pool's contract.
@@ -125,39 +139,34 @@ class Ledger:
     def __init__(self, store: Store, by_team: bool = False) -> None:
         self._store = store
         self._by_team = by_team
-        self._lock = threading.Lock()  # guards the running sums that views copy
+        self._lock = threading.Lock()  # guards the running sums that roll-ups copy
         self._writing = threading.RLock()  # one change at a time: see _one_writer
-        self._totals: dict[UsageKey, Tally] = {}
-        self._revised: dict[UsageKey, Tally] = {}
-        self._counters: dict[UsageKey, Tally] = {}  # total + revised, kept so that a view only copies
-        for key, values, revised in store.totals():
-            usage_key, total = _from_row(key, values)
-            self._set_sums(usage_key, total, _from_row(key, revised)[1])
+        self._sums = RunningSums()
+        self._sums.add_series(
+            (_key_from_row(key), _tally_from_row(values), _tally_from_row(revised))
+            for key, values, revised in store.totals()
+        )
         self._splits: list[int] = store.get_json(PERIOD_STARTS) or []
         self.cycle_start_ms: int | None = _int_state(store, CYCLE_START)
         self.pending_start_ms: int | None = _int_state(store, PENDING_START)
-        self._cycle, self._cycle_hourly = self._sum_since(self.cycle_start_ms)
-
-    def _set_sums(self, key: UsageKey, total: Tally, revised: Tally) -> None:
-        self._totals[key] = total
-        self._revised[key] = revised
-        # Most series were never revised: their counters are their totals, the same immutable tally.
-        self._counters[key] = total if revised == EMPTY else add(total, revised)
+        self._period = PeriodSums(*self._sum_since(self.cycle_start_ms, usage_grain, user_grain))
 
     @property
     def has_data(self) -> bool:
         """True when a previous run left usage in the ledger."""
         return self._store.first_bucket() is not None
 
-    def _sum_since(self, start_ms: int | None) -> tuple[dict[UsageKey, Tally], dict[int, HourCharge]]:
-        sums: dict[UsageKey, Tally] = {}
+    def _sum_since(self, start_ms: int | None, *grains: Callable[[UsageKey], UsageKey]) -> tuple:
+        """The stored usage from ``start_ms`` on, summed at each of ``grains``, then the charges per bucket;
+        streamed, since a period of a large team is millions of rows."""
+        sums: list[dict[UsageKey, list]] = [{} for _ in grains]
         hourly: dict[int, HourCharge] = {}
-        if start_ms is None:
-            return sums, hourly
-        for (bucket, key), tally in _rows(self._store.hour_rows(start_ms)).items():
-            sums[key] = add(sums.get(key, EMPTY), tally)
-            hourly[bucket] = add_charge(hourly.get(bucket, HourCharge()), hour_charge(key, tally))
-        return sums, hourly
+        for bucket, key, values in () if start_ms is None else self._store.hour_rows(start_ms):
+            usage_key, tally = _from_row(key, values)
+            for grain, grain_sums in zip(grains, sums, strict=True):
+                accumulate(grain_sums, grain(usage_key), tally)
+            hourly[bucket] = add_charge(hourly.get(bucket, HourCharge()), hour_charge(usage_key, tally))
+        return (*({key: as_tally(row) for key, row in grain_sums.items()} for grain_sums in sums), hourly)
 
     @_one_writer
     def set_cycle_start(self, start_ms: int) -> None:
@@ -200,10 +209,10 @@ class Ledger:
     def _apply_start(self, start_ms: int) -> None:
         self._store.set_state(CYCLE_START, str(start_ms))
         self._set_pending(None)
-        cycle, hourly = self._sum_since(start_ms)
+        period = PeriodSums(*self._sum_since(start_ms, usage_grain, user_grain))
         with self._lock:
             self.cycle_start_ms = start_ms
-            self._cycle, self._cycle_hourly = cycle, hourly
+            self._period = period
 
     def first_hour(self) -> int | None:
         """The oldest hour the ledger has fetched, or None when empty."""
@@ -285,42 +294,67 @@ class Ledger:
         old_excess = _rows(self._store.peak_rows(first, last))
         excess, total_delta, revised_delta = peak_deltas(by_hour(new), by_hour(old), old_excess)
         cycle_delta, hourly_delta = period_deltas(new, old, self.cycle_start_ms)
-        updated = [
-            (
-                key,
-                add(self._totals.get(key, EMPTY), total),
-                plus(self._revised.get(key, EMPTY), revised_delta.get(key)),
-            )
+        changed = [
+            (key, total, revised_delta.get(key))
             for key, total in total_delta.items()
             if total != EMPTY or revised_delta.get(key, EMPTY) != EMPTY
         ]
         with self._store.transaction() as db:
+            stored = {key: values for key, *values in self._store.totals_of(db, (_stored_key(k) for k, *_ in changed))}
             self._store.replace_hours(db, first, last, ((b, *_to_row(k, t)) for (b, k), t in new.items()))
             self._store.replace_peaks(db, first, last, ((h, *_to_row(k, t)) for (h, k), t in excess.items()))
-            self._store.upsert_totals(db, ((*_to_row(k, t), _to_row(k, r)[1]) for k, t, r in updated))
+            self._store.upsert_totals(db, _new_totals(changed, stored))
             self._store.mark_buckets(db, window.hours, fetched_at_ms, window.end_ms)
         with self._lock:
-            for key, total, revised in updated:
-                self._set_sums(key, total, revised)
-            for key, change in cycle_delta.items():
-                self._cycle[key] = add(self._cycle.get(key, EMPTY), change)
-            for bucket, charge in hourly_delta.items():
-                self._cycle_hourly[bucket] = add_charge(self._cycle_hourly.get(bucket, HourCharge()), charge)
+            self._sums.add_series(changed)
+            self._period.add(cycle_delta, hourly_delta)
         if self.pending_start_ms is not None and first <= self.pending_start_ms <= last:
             self._apply_start(self.pending_start_ms)
         revised_down = any(value < 0 for change in total_delta.values() for value in change)
         return WindowResult(events.events, revised_down)
 
-    def view(self) -> UsageView:
+    def rollup(self) -> UsageRollup:
         """An immutable copy of the running sums for the next snapshot."""
         with self._lock:
-            return UsageView(
-                counters=MappingProxyType(dict(self._counters)),
-                revised=MappingProxyType(dict(self._revised)),
-                cycle=MappingProxyType({k: v for k, v in self._cycle.items() if v != EMPTY}),
+            sums, period = self._sums, self._period
+            return UsageRollup(
+                counters=MappingProxyType(dict(sums.counters)),
+                revised=MappingProxyType(dict(sums.revised)),
+                cycle=MappingProxyType({k: v for k, v in period.cycle.items() if v != EMPTY}),
+                user_counters=MappingProxyType(dict(sums.user_counters)),
+                user_cycle=MappingProxyType({k: v for k, v in period.user_cycle.items() if v != EMPTY}),
                 cycle_start_ms=self.cycle_start_ms,
-                cycle_hourly=MappingProxyType(dict(self._cycle_hourly)),
+                cycle_hourly=MappingProxyType(dict(period.hourly)),
             )
+
+    @_one_writer  # reads the store whole: no window lands half-way
+    def view(self) -> UsageView:
+        """The exact figures per series, read from the store (the export and a ledger's tests read them; a
+        snapshot renders :meth:`rollup`)."""
+        counters: dict[UsageKey, Tally] = {}
+        revised: dict[UsageKey, Tally] = {}
+        for key, values, revision in self._store.totals():
+            usage_key, total, excess = _key_from_row(key), _tally_from_row(values), _tally_from_row(revision)
+            counters[usage_key], revised[usage_key] = add(total, excess), excess
+        cycle, hourly = self._sum_since(self.cycle_start_ms, whole_series)
+        return UsageView(
+            counters=MappingProxyType(counters),
+            revised=MappingProxyType(revised),
+            cycle=MappingProxyType(cycle),
+            cycle_start_ms=self.cycle_start_ms,
+            cycle_hourly=MappingProxyType(hourly),
+        )
+
+
+def _new_totals(
+    changed: list[tuple[UsageKey, Tally, Tally | None]], stored: dict[tuple, list[tuple]]
+) -> Iterator[tuple[tuple, tuple, tuple]]:
+    """The rows of ``usage_totals`` after these changes of stored totals and revisions."""
+    for key, total, revision in changed:
+        row_key = _stored_key(key)
+        before = stored.get(row_key)
+        before_total, before_revised = (EMPTY, EMPTY) if before is None else map(_tally_from_row, before)
+        yield row_key, _to_row(key, add(before_total, total))[1], _to_row(key, plus(before_revised, revision))[1]
 
 
 def _int_state(store: Store, key: str) -> int | None:

@@ -187,7 +187,7 @@ class AiCodeSource(Source):
         usage = snapshot.part("usage")
         if usage is None:
             return
-        by_user = cents_by_user((key.user, tally.charged_cents) for key, tally in usage.view.cycle.items())
+        by_user = cents_by_user((key.user, tally.charged_cents) for key, tally in usage.view.user_cycle.items())
         repos = REPO_CYCLE_CHARGED_USD.new()
         for repo, cents in sorted(attribute_spend(view, by_user).items()):
             repos.add_metric((repo,), dollars(cents))

@@ -16,9 +16,10 @@ from typing import ClassVar
 from prometheus_client.core import Metric
 
 from cursor_exporter.api.client import ApiError
+from cursor_exporter.ledger.rollup import UsageRollup
 from cursor_exporter.ledger.scan import InconsistentWindow, WindowScanner
 from cursor_exporter.ledger.tally import EMPTY, Tally, UsageKey, add
-from cursor_exporter.ledger.usage import Ledger, UsageView
+from cursor_exporter.ledger.usage import Ledger
 from cursor_exporter.ledger.windows import MAX_WINDOW_HOURS, Window, first_unsettled_hour, plan_windows
 from cursor_exporter.money import cents_by_user, dollars
 from cursor_exporter.sources.base import Snapshot, Source, UserCap
@@ -38,9 +39,9 @@ PEAK_EVENTS_PER_SEAT_HOUR = 2  # before a window was measured; Cursor's heaviest
 
 @dataclass(frozen=True)
 class LedgerPart:
-    """A usage source's snapshot part: the ledger view and its cap's picks (None without a cap)."""
+    """A usage source's snapshot part: the ledger's roll-up and its cap's picks (None without a cap)."""
 
-    view: UsageView
+    view: UsageRollup
     tracked: frozenset[str] | None
     top_users: int
 
@@ -109,7 +110,7 @@ class LedgerSource(Source):
     def state(self) -> LedgerPart | None:
         if self.ledger is None or self.cap is None:
             return None
-        return LedgerPart(self.ledger.view(), self.cap.tracked, self.cap.top_users)
+        return LedgerPart(self.ledger.rollup(), self.cap.tracked, self.cap.top_users)
 
     @classmethod
     def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
@@ -158,7 +159,8 @@ def sync_windows(source: LedgerSource, scanner: WindowScanner, max_hours: int | 
     source.synced_start_ms = ledger.cycle_start_ms
     if len(windows) == len(due):  # caught up (a window that kept changing must not block picks for good)
         # Picked from a backfill's first windows the cap would keep early spenders for good.
-        cap.pick(cents_by_user((key.user, tally.charged_cents) for key, tally in ledger.view().counters.items()))
+        users = ledger.rollup().user_counters
+        cap.pick(cents_by_user((key.user, tally.charged_cents) for key, tally in users.items()))
     if skipped:
         raise ApiError(scanner.endpoint.path, 200, f"{skipped} windows kept changing while paged; retried next sync")
 
@@ -225,7 +227,7 @@ def render_ledger(part: LedgerPart | None, labels: LabelPolicy, names: LedgerFam
 
     if not labels.per_user:
         return
-    counters, period_sums = view.counters, view.cycle
+    counters, period_sums = view.user_counters, view.user_cycle
     if tracked is not None and len(tracked) < part.top_users:  # the cap has room: unpicked users wait
         counters = {key: tally for key, tally in counters.items() if key.user in tracked}
         period_sums = {key: tally for key, tally in period_sums.items() if key.user in tracked}

@@ -11,8 +11,8 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from cursor_exporter.ledger.rollup import UsageRollup
 from cursor_exporter.ledger.tally import HourCharge, Tally, UsageKey
-from cursor_exporter.ledger.usage import UsageView
 from cursor_exporter.output.exposition import render
 from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
@@ -65,12 +65,5 @@ def ledger_part(
     tracked: frozenset[str] | None = None,
     top_users: int = 0,
 ) -> LedgerPart:
-    """A usage source's part: the ledger view and its cap's picks."""
-    view = UsageView(
-        counters=MappingProxyType(dict(counters)),
-        revised=MappingProxyType(dict(revised or {})),
-        cycle=MappingProxyType(dict(cycle or {})),
-        cycle_start_ms=cycle_start_ms,
-        cycle_hourly=MappingProxyType(dict(hourly or {})),
-    )
-    return LedgerPart(view, tracked, top_users)
+    """A usage source's part: the roll-up of these per-series sums, and its cap's picks."""
+    return LedgerPart(UsageRollup.of_series(counters, revised, cycle, cycle_start_ms, hourly), tracked, top_users)

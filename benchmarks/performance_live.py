@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -53,6 +55,7 @@ DEFAULT_LOOKBACK_MS = 48 * HOUR_MS
 DEFAULT_END_DELAY_MS = 60_000
 HANG_GUARD_S = 3600
 PY_SPY = Path(sys.executable).with_name("py-spy")
+TRACE_MEMORY_TO = "CURSOR_EXPORTER_TRACE_MEMORY_TO"  # the benchmark's own switch, read by serve_child
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -72,14 +75,71 @@ def _free_port() -> int:
 
 
 def serve_child(rate_limit_period: float, argv: list[str]) -> int:
-    """``cursor-exporter serve`` with every rate limit counted over ``rate_limit_period`` seconds."""
+    """``cursor-exporter serve`` with every rate limit counted over ``rate_limit_period`` seconds; with
+    ``TRACE_MEMORY_TO`` in the environment, also :func:`trace_memory` into that file."""
     from cursor_exporter.commands import cli, serve
+
+    if os.environ.get(TRACE_MEMORY_TO):
+        trace_memory(Path(os.environ[TRACE_MEMORY_TO]))
 
     build = serve.build_exporter
     serve.build_exporter = lambda settings, teams, **options: build(
         settings, teams, rate_limit_period=rate_limit_period, **options
     )
     return cli.main(argv)
+
+
+def trace_memory(output: Path, count: int = 8) -> None:
+    """Trace this process's allocations and, at exit, write where the memory was near its traced peak: the
+    lines that allocated the most of what was held then, one per line of ``output``."""
+    tracemalloc.start(1)
+    largest: list = [0, None]
+
+    def watch() -> None:  # a snapshot whenever the traced memory grew by a tenth: the last is near the peak
+        while True:
+            current, _ = tracemalloc.get_traced_memory()
+            if current > largest[0] * 1.1:
+                largest[:] = [current, tracemalloc.take_snapshot()]
+            time.sleep(0.2)
+
+    def write() -> None:
+        _, peak = tracemalloc.get_traced_memory()
+        size, snapshot = largest
+        lines = [f"traced peak {peak / 2**20:.0f} MB; held at the largest snapshot ({size / 2**20:.0f} MB):"]
+        for stat in snapshot.statistics("lineno")[:count] if snapshot is not None else ():
+            frame = stat.traceback[0]
+            lines.append(f"{Path(frame.filename).name}:{frame.lineno}: {stat.size / 2**20:.1f} MB")
+        output.write_text("\n".join(lines))
+
+    threading.Thread(target=watch, daemon=True).start()
+    atexit.register(write)
+
+
+def _serve(sim_url: str, period: float, storage: Path, port: int, env: dict | None = None) -> subprocess.Popen:
+    """An exporter process with default settings against the simulator, its log in ``storage``."""
+    return subprocess.Popen(
+        [sys.executable, __file__, "--exporter-child", str(period), "serve", f"--api.url={sim_url}",
+         f"--storage.path={storage}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        env={**os.environ, "CURSOR_API_KEY": API_KEY, **(env or {})}, stderr=(storage / "exporter.log").open("w"),
+    )  # fmt: skip
+
+
+def _memory_profile(sim_url: str, period: float, sizes: Sizes) -> list[str]:
+    """Where the exporter's memory goes: a second cold start against the same simulator, traced (tracemalloc
+    slows it several times over), stopped once caught up or after ``sizes.memory_profile_s``."""
+    storage = Path(tempfile.mkdtemp(prefix="cursor-exporter-perf-traced-"))
+    port = _free_port()
+    exporter = _serve(sim_url, period, storage, port, {TRACE_MEMORY_TO: str(storage / "memory.txt")})
+    deadline = time.monotonic() + sizes.memory_profile_s
+    try:
+        while time.monotonic() < deadline and exporter.poll() is None and not _usage_synced(f"http://127.0.0.1:{port}"):
+            time.sleep(1.0)
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=HANG_GUARD_S)  # it writes the profile on its way out
+    profile = storage / "memory.txt"
+    traced = f"tracemalloc on a second exporter, same team, for up to {sizes.memory_profile_s:.0f} s"
+    return [traced, *profile.read_text().splitlines()] if profile.exists() else [f"{traced}: no profile written"]
 
 
 def _usage_synced(url: str) -> bool:
@@ -149,14 +209,9 @@ def _cold_start(sizes: Sizes, users: int) -> list[Result]:
         # Every event of the cycle generated before the clock starts: the row times the exporter, not the generator.
         httpx.get(f"{sim_url}/_sim/truth", timeout=HANG_GUARD_S).raise_for_status()
         port = _free_port()
-        env = {**os.environ, "CURSOR_API_KEY": API_KEY}
         started = time.monotonic()
         started_ms = httpx.get(f"{sim_url}/_sim/clock").json()["now"]
-        exporter = subprocess.Popen(
-            [sys.executable, __file__, "--exporter-child", str(period), "serve", f"--api.url={sim_url}",
-             f"--storage.path={storage}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            env=env, stderr=(storage / "exporter.log").open("w"),
-        )  # fmt: skip
+        exporter = _serve(sim_url, period, storage, port)
         processes.append(exporter)
         time.sleep(1.0)
         idle_mb = _status_kb(exporter.pid, "VmRSS:") / 1024
@@ -173,6 +228,9 @@ def _cold_start(sizes: Sizes, users: int) -> list[Result]:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=120)
         bound_s, bound_text = _bound_s(sim_url, started_ms, users, sizes.cold_days, period)
+        exporter.terminate()
+        exporter.wait(timeout=30)
+        memory = [] if peak_mb < RSS_GOAL_MB or sizes.quick_run else _memory_profile(sim_url, period, sizes)
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -206,6 +264,7 @@ def _cold_start(sizes: Sizes, users: int) -> list[Result]:
         f"< {RSS_GOAL_MB} MB",
         peak_mb < RSS_GOAL_MB,
         "VmHWM of the exporter at the end of the cold start above, same team",
+        memory,
         gap=None if peak_mb < RSS_GOAL_MB else f"{peak_mb - RSS_GOAL_MB:.0f} MB over",
     )
     return [cold, rss]

@@ -28,6 +28,7 @@ class Sizes:
     cold_events_per_day: int = 30
     cold_days: int = 10
     rate_speedup: float = 20.0  # rate limits on a clock this much faster, on both sides
+    memory_profile_s: float = 240.0  # how long a missed RSS goal's traced exporter runs
     rss_series: tuple[int, ...] = (100_000, 1_000_000)
     load_series: int = 100_000
     load_scrapers: int = 10

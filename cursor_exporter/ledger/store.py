@@ -281,13 +281,13 @@ class Store:
         """day -> when it was last fetched."""
         return dict(self._db.execute("SELECT day, fetched_at FROM activity_days").fetchall())
 
-    def activity_rows(self, from_day: int) -> list[tuple[int, str, bool, str | None, str | None, tuple[int, ...]]]:
+    def activity_rows(self, from_day: int) -> Iterator[tuple[int, str, bool, str | None, str | None, tuple[int, ...]]]:
         """Stored daily rows from ``from_day`` on: (day, email, active, client version, model, counters)."""
-        rows = self._db.execute(
+        rows = self._stream(
             "SELECT day, email, is_active, client_version, most_used_model, counters FROM activity_rows WHERE day >= ?",
             (from_day,),
         )
-        return [(d, e, bool(a), v, m, tuple(json.loads(c))) for d, e, a, v, m, c in rows]
+        return ((d, e, bool(a), v, m, tuple(json.loads(c))) for d, e, a, v, m, c in rows)
 
     def replace_activity(self, days: list[int], rows: Iterable[tuple], fetched_at: int) -> None:
         """Atomically replace the rows of ``days`` and mark those days fetched."""
@@ -318,7 +318,7 @@ class Store:
         marks = ", ".join("?" * (1 + len(KEY_COLUMNS) + len(VALUE_COLUMNS)))
         db.executemany(
             f"INSERT INTO {table} (hour_start, {_KEYS}, {_VALUES}) VALUES ({marks})",
-            [(hour, *key, *values) for hour, key, values in rows],
+            ((hour, *key, *values) for hour, key, values in rows),
         )
 
     def peak_rows(self, first_hour: int, last_hour: int | None = None) -> Iterator[tuple[int, Key, Values]]:
@@ -368,5 +368,5 @@ class Store:
         marks = ", ".join("?" * (len(KEY_COLUMNS) + 2 * len(VALUE_COLUMNS)))
         db.executemany(
             f"INSERT OR REPLACE INTO usage_totals ({_KEYS}, {_VALUES}, {_REVISED}) VALUES ({marks})",
-            [(*key, *values, *revised) for key, values, revised in rows],
+            ((*key, *values, *revised) for key, values, revised in rows),
         )

@@ -152,9 +152,13 @@ class WindowAggregate:
         self.events += count
 
     def sums(self) -> dict[tuple[int, tuple], tuple]:
-        """The sums so far, per (bucket, series) as plain tuples in the order of :class:`UsageKey` and
-        :class:`Tally` (they compare and hash equal to them, and cost a fraction to build)."""
-        return {slot: tuple(row) for slot, row in self._sums.items()}
+        """The final sums, once every page is folded in, per (bucket, series) as plain tuples in the order of
+        :class:`UsageKey` and :class:`Tally` (they compare and hash equal to them, and cost a fraction to
+        build). No event can be folded in after."""
+        sums = self._sums
+        for slot, row in sums.items():  # in place: each list goes as its tuple comes, at 50,000 slots a window
+            sums[slot] = tuple(row)
+        return sums
 
     def tallies(self) -> dict[tuple[int, UsageKey], Tally]:
         """The sums so far, per (bucket, series)."""

@@ -9,7 +9,7 @@ days from the newest day fetched. Needs the billing-cycle start (from ``spend``)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -112,7 +112,7 @@ class ActivityView:
 
 
 def build_view(
-    rows: list[tuple[int, str, bool, str | None, str | None, tuple[int, ...]]], cycle_start_ms: int, newest_day: int
+    rows: Iterable[tuple[int, str, bool, str | None, str | None, tuple[int, ...]]], cycle_start_ms: int, newest_day: int
 ) -> ActivityView:
     """The view from stored rows (day, email, active, client version, model, counters)."""
     columns = list(COUNTERS.values())

@@ -143,7 +143,7 @@ class Ledger:
         self._writing = threading.RLock()  # one change at a time: see _one_writer
         self._sums = RunningSums()
         self._sums.add_series(
-            (_key_from_row(key), _tally_from_row(values), _tally_from_row(revised))
+            (_key_from_row(key), _tally_from_row(values), _revision(_tally_from_row(revised)))
             for key, values, revised in store.totals()
         )
         self._splits: list[int] = store.get_json(PERIOD_STARTS) or []
@@ -329,8 +329,8 @@ class Ledger:
 
     @_one_writer  # reads the store whole: no window lands half-way
     def view(self) -> UsageView:
-        """The exact figures per series, read from the store (the export and a ledger's tests read them; a
-        snapshot renders :meth:`rollup`)."""
+        """The exact figures per series, read from the store whole (for checks and tools; a snapshot renders
+        :meth:`rollup`)."""
         counters: dict[UsageKey, Tally] = {}
         revised: dict[UsageKey, Tally] = {}
         for key, values, revision in self._store.totals():
@@ -355,6 +355,10 @@ def _new_totals(
         before = stored.get(row_key)
         before_total, before_revised = (EMPTY, EMPTY) if before is None else map(_tally_from_row, before)
         yield row_key, _to_row(key, add(before_total, total))[1], _to_row(key, plus(before_revised, revision))[1]
+
+
+def _revision(revised: Tally) -> Tally | None:
+    return None if revised == EMPTY else revised
 
 
 def _int_state(store: Store, key: str) -> int | None:

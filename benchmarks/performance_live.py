@@ -9,7 +9,8 @@
   the ``Exporter``'s ``rate_limit_period`` (the one change to ``serve``, made in its process by
   :func:`serve_child`). The simulator generates the cycle's events before the exporter starts, so the
   row times the exporter and the simulator's serving, not its generator. Peak RSS is the exporter's
-  ``VmHWM`` in ``/proc``. A missed goal is profiled with py-spy attached to both processes.
+  ``VmHWM`` in ``/proc``. A missed goal is profiled with py-spy attached to both processes, a missed
+  RSS goal with tracemalloc in a second exporter against the same simulator.
 * **Scrape p99 while a sync renders**: ``benchmarks/load.py``'s scrapers against a child process serving
   its 100k series, once idle and once while a thread renders them again and again.
 """

@@ -30,6 +30,11 @@ def user_grain(key: tuple) -> UsageKey:
     return _new(UsageKey, (key[0], "", "", False, "", key[5]))
 
 
+def whole_series(key: UsageKey) -> UsageKey:
+    """The finest grain: the series itself."""
+    return key
+
+
 def fold(series: Iterable[tuple[tuple, tuple]], grain) -> dict[UsageKey, Tally]:
     """Sum ``(key, tally)`` pairs at ``grain`` (:func:`usage_grain` or :func:`user_grain`)."""
     sums: dict[UsageKey, list] = {}
@@ -109,11 +114,6 @@ class RunningSums:
             (self.user_counters, user_counters),
         ):
             _add_into(sums, {key: as_tally(row) for key, row in changed.items()})
-
-
-def whole_series(key: UsageKey) -> UsageKey:
-    """The finest grain: the series itself."""
-    return key
 
 
 class PeriodSums:

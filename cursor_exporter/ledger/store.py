@@ -80,8 +80,8 @@ CREATE TABLE IF NOT EXISTS activity_rows (
 """
 
 Key = tuple[str, str, str, int, str, str]
-_CHUNK_ROWS = 10_000
 Values = tuple[Any, ...]
+_CHUNK_ROWS = 10_000  # rows fetched at a time by a streamed query
 
 log = logging.getLogger(__name__)
 

@@ -143,16 +143,24 @@ def _memory_profile(sim_url: str, period: float, sizes: Sizes) -> list[str]:
     return [traced, *profile.read_text().splitlines()] if profile.exists() else [f"{traced}: no profile written"]
 
 
+_LAST_SUCCESS = b"\ncursor_exporter_last_success_timestamp_seconds{"
+
+
 def _usage_synced(url: str) -> bool:
+    """True once the exporter reports a usage sync's success. The exposition is searched as bytes: at
+    10,000 seats it is 9 MB, and splitting it into lines every half second took a third of a core from the
+    two processes the row times."""
     try:
-        text = httpx.get(f"{url}/metrics", timeout=30).text
+        content = httpx.get(f"{url}/metrics", timeout=30).content
     except httpx.HTTPError:
         return False
-    return any(
-        line.startswith("cursor_exporter_last_success_timestamp_seconds{") and '"usage"' in line
-        and float(line.rsplit(" ", 1)[1]) > 0
-        for line in text.splitlines()
-    )  # fmt: skip
+    start = content.find(_LAST_SUCCESS)
+    while start != -1:
+        line = content[start : content.find(b"\n", start + 1)]
+        if b'"usage"' in line:
+            return float(line.rsplit(b" ", 1)[1]) > 0
+        start = content.find(_LAST_SUCCESS, start + 1)
+    return False
 
 
 def _bound_s(sim_url: str, started_ms: int, users: int, days: int, period_s: float) -> tuple[float, str]:

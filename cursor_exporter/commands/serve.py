@@ -143,6 +143,7 @@ class Exporter:
                 SOURCES,
                 settings.polled_sources(organization=first and org_key is not None),
                 publish=self.publish,
+                show_progress=self.show_progress,
                 next_run=partial(self._next_run, team.name),
                 sync_deadline=settings.sync_interval,  # a sync may not outlast its own interval
             )
@@ -190,6 +191,10 @@ class Exporter:
     def publish(self, changed: str | None = None) -> None:
         """Render what a sync of ``changed`` affected (everything when None) for every output."""
         self.publisher.publish(changed)
+
+    def show_progress(self, changed: str) -> None:
+        """Render a long sync's progress, as often as :meth:`Publisher.publish_progress` allows."""
+        self.publisher.publish_progress(changed)
 
     def _next_run(self, team: str | None, source: str) -> float | None:
         job = self.scheduler.get_job(source if team is None else f"{team}/{source}")

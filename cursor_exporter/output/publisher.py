@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 
@@ -28,6 +29,9 @@ from cursor_exporter.sources.exporter import ExporterSource
 from cursor_exporter.sources.labels import LabelPolicy
 
 log = logging.getLogger(__name__)
+# A long sync's progress renders may take at most this share of its time: at 10,000 seats a render costs
+# seconds, and rendering after every window of a backfill took a third of the exporter's CPU.
+PROGRESS_RENDER_SHARE = 0.1
 RUNTIME_PART = "runtime"  # the process_* and python_* families, on a schedule of their own
 RUNTIME = CollectorRegistry(auto_describe=False)  # not the default registry: nothing else is exposed
 for _collector in (ProcessCollector, PlatformCollector, GCCollector):
@@ -98,29 +102,47 @@ class Publisher:
         self._parts: dict[str, Part] = {}
         self._landing_page = b""
         self._ready = False
+        self._progress_due = 0.0  # monotonic time before which a progress publish is skipped
         self.render_errors: dict[tuple[str | None, str], str] = {}
 
     def publish(self, changed: str | None = None) -> None:
         """Render what ``changed`` affects (everything when None) and hand the result to every output."""
         with self._lock:
-            snapshots = [(team, engine.snapshot()) for team, engine in self.engines]
-            affected = self._affected_by(changed)
-            for cls in self.sources:
-                if cls is not ExporterSource and (cls.name in affected or cls.name not in self._parts):
-                    self._render(cls, snapshots)
-            snapshots = [(team, self._with_render_errors(team, snapshot)) for team, snapshot in snapshots]
-            self._render(ExporterSource, snapshots)
-            families = [metric for cls in self.sources for metric in self._families.get(cls.name, ())]
-            if self.otlp is not None:
-                self.otlp.publish(families)
-            overviews = [engine.overview(team) for team, engine in self.engines]
-            self._landing_page = landing_page(
-                __version__,
-                list(zip(overviews, (snapshot for _, snapshot in snapshots), strict=True)),
-                self.telemetry_path,
-            )
-            self._ready = all(engine.ready for _, engine in self.engines)
-            self._emit()
+            self._publish(changed)
+
+    def publish_progress(self, changed: str) -> None:
+        """Publish a long sync's progress, unless that would spend more than ``PROGRESS_RENDER_SHARE`` of
+        the time rendering (after a render of t CPU seconds the next progress waits for t/share - t), or
+        another publish is running. The sync's own publish at its end is never skipped."""
+        if time.monotonic() < self._progress_due or not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._publish(changed)
+        finally:
+            self._lock.release()
+
+    def _publish(self, changed: str | None) -> None:
+        started, cpu_started = time.monotonic(), time.thread_time()
+        snapshots = [(team, engine.snapshot()) for team, engine in self.engines]
+        affected = self._affected_by(changed)
+        for cls in self.sources:
+            if cls is not ExporterSource and (cls.name in affected or cls.name not in self._parts):
+                self._render(cls, snapshots)
+        snapshots = [(team, self._with_render_errors(team, snapshot)) for team, snapshot in snapshots]
+        self._render(ExporterSource, snapshots)
+        families = [metric for cls in self.sources for metric in self._families.get(cls.name, ())]
+        if self.otlp is not None:
+            self.otlp.publish(families)
+        overviews = [engine.overview(team) for team, engine in self.engines]
+        self._landing_page = landing_page(
+            __version__,
+            list(zip(overviews, (snapshot for _, snapshot in snapshots), strict=True)),
+            self.telemetry_path,
+        )
+        self._ready = all(engine.ready for _, engine in self.engines)
+        self._emit()
+        cost = time.thread_time() - cpu_started
+        self._progress_due = started + cost / PROGRESS_RENDER_SHARE
 
     def publish_runtime(self) -> None:
         """Render the process and Python families (memory, CPU, file descriptors, GC) anew."""

@@ -41,6 +41,7 @@ class TeamEngine:
         polled: Iterable[str],
         *,
         publish: Callable[[str], None] = lambda name: None,
+        show_progress: Callable[[str], None] | None = None,
         next_run: Callable[[str], float | None] = lambda name: None,
         sync_deadline: Callable[[str], float | None] = lambda name: None,
     ) -> None:
@@ -50,7 +51,8 @@ class TeamEngine:
         self._publish = publish
         self._next_run = next_run
         self._syncing = threading.local()  # the source this thread syncs: a backfill publishes its progress
-        context.show_progress = lambda: publish(getattr(self._syncing, "name", ""))
+        progress = show_progress or publish  # a publisher may skip some of a backfill's progress, never its end
+        context.show_progress = lambda: progress(getattr(self._syncing, "name", ""))
         by_name = {cls.name: cls for cls in sources}
         wanted = set(self.polled)
         for name in self.polled:

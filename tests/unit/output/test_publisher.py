@@ -1,0 +1,116 @@
+"""The publisher's throttle of a long sync's progress: a share of the time for rendering, never the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client.core import Metric
+
+from cursor_exporter.api.client import CursorClient
+from cursor_exporter.ledger.store import Store
+from cursor_exporter.output import publisher as publisher_module
+from cursor_exporter.output.exposition import ExpositionCache
+from cursor_exporter.output.publisher import PROGRESS_RENDER_SHARE, Publisher
+from cursor_exporter.sources.base import Shared, Snapshot, Source, SourceContext, SourceOptions
+from cursor_exporter.sources.engine import TeamEngine
+from cursor_exporter.sources.families import Family
+from cursor_exporter.sources.labels import LabelPolicy
+
+FETCHES = Family("cursor_test_fetches", "gauge", (), "Fetches of the test source.", "the test")
+RENDER_CPU_S = 2.0
+
+
+class FakeTime:
+    """The publisher's clocks: wall time set by the test, CPU time spent by renders."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.cpu = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def thread_time(self) -> float:
+        return self.cpu
+
+
+CLOCKS = FakeTime()
+
+
+class Counted(Source):
+    """A source whose render shows how often it fetched, and costs ``RENDER_CPU_S`` of CPU."""
+
+    name = "counted"
+    order = 1
+    help = "test"
+    interval_s = 60.0
+    families = (FETCHES,)
+    fetches = 0
+
+    def fetch(self) -> None:
+        self.fetches += 1
+
+    def state(self) -> int:
+        return self.fetches
+
+    @classmethod
+    def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
+        CLOCKS.cpu += RENDER_CPU_S
+        family = FETCHES.new()
+        family.add_metric((), snapshot.part(cls.name))
+        yield family
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    monkeypatch.setattr(publisher_module, "time", CLOCKS)
+    store = Store(tmp_path)
+    context = SourceContext(
+        client=CursorClient("http://cursor.invalid", "crsr_unused"),
+        store=store,
+        shared=Shared(store, 0),
+        options=SourceOptions(),
+        clock_ms=lambda: 1_795_014_000_000,
+    )
+    engine = TeamEngine(context, (Counted,), ["counted"])
+    cache = ExpositionCache()
+    yield engine, Publisher([(None, engine)], {"counted"}, LabelPolicy(), cache, sources=(Counted,)), cache
+    store.close()
+
+
+def shown(cache: ExpositionCache) -> float:
+    line = next(line for line in cache.rendered.text.decode().splitlines() if line.startswith("cursor_test_fetches "))
+    return float(line.split()[1])
+
+
+def test_progress_waits_until_rendering_took_its_share_of_the_time_and_the_end_always_publishes(published):
+    engine, publisher, cache = published
+    publisher.publish()
+    assert shown(cache) == 0
+    wait_s = RENDER_CPU_S / PROGRESS_RENDER_SHARE  # from the start of the render that cost RENDER_CPU_S
+
+    engine.run("counted")
+    CLOCKS.now += wait_s * 0.9
+    publisher.publish_progress("counted")
+    assert shown(cache) == 0, "progress rendered more often than its share of the time allows"
+
+    CLOCKS.now += wait_s * 0.1
+    publisher.publish_progress("counted")
+    assert shown(cache) == 1
+
+    engine.run("counted")
+    publisher.publish("counted")  # a sync's end, right after a progress render: never skipped
+    assert shown(cache) == 2
+
+
+def test_progress_is_skipped_while_another_publish_runs(published):
+    engine, publisher, cache = published
+    publisher.publish()
+    engine.run("counted")
+    CLOCKS.now += 3600
+    with publisher._lock:  # another thread's publish, mid-render
+        publisher.publish_progress("counted")  # returns at once instead of waiting its turn
+    assert shown(cache) == 0
+    publisher.publish_progress("counted")
+    assert shown(cache) == 1

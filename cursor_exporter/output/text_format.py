@@ -171,4 +171,5 @@ def render_families(metrics: Iterable[Metric]) -> tuple[bytes, bytes]:
             family_text, family_open = _by_prometheus_client(metric)
         text.append(family_text)
         open_text.append(family_open)
+        del metric  # else it lives on while a generator of families builds the next one
     return b"".join(text), b"".join(open_text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -236,16 +236,23 @@ def render_ledger(part: LedgerPart | None, labels: LabelPolicy, names: LedgerFam
     def user_grain(key: UsageKey) -> tuple[str, ...]:
         return (*team(key), labels.user(key.user, tracked))
 
-    user_charged, user_period = names.user_charged.new(), names.user_period.new()
-    user_events = names.user_events.new() if names.user_events else None
-    user_tokens = names.user_tokens.new() if names.user_tokens else None
-    for group, tally in sorted(roll_up(counters, user_grain).items()):
-        if user_events is not None:
-            user_events.add_metric(group, tally.events)
-        if user_tokens is not None:
-            for token_type, count in _tokens(tally):
-                user_tokens.add_metric((*group, token_type), count)
-        user_charged.add_metric(group, dollars(tally.charged_cents))
-    for group, tally in sorted(roll_up(period_sums, user_grain).items()):
-        user_period.add_metric(group, dollars(tally.charged_cents))
-    yield from (family for family in (user_events, user_tokens, user_charged, user_period) if family is not None)
+    # One family built at a time, each given away before the next: at 10,000 users they hold 70,000 samples.
+    user_sums = sorted(roll_up(counters, user_grain).items())
+    if names.user_events is not None:
+        yield filled(names.user_events, ((group, tally.events) for group, tally in user_sums))
+    if names.user_tokens is not None:
+        yield filled(
+            names.user_tokens,
+            (((*group, token_type), count) for group, tally in user_sums for token_type, count in _tokens(tally)),
+        )
+    yield filled(names.user_charged, ((group, dollars(tally.charged_cents)) for group, tally in user_sums))
+    period_user_sums = sorted(roll_up(period_sums, user_grain).items())
+    yield filled(names.user_period, ((group, dollars(tally.charged_cents)) for group, tally in period_user_sums))
+
+
+def filled(family: Family, samples: Iterable[tuple[tuple[str, ...], float]]) -> Metric:
+    """A new metric of ``family`` holding these (label values, value) samples."""
+    metric = family.new()
+    for values, value in samples:
+        metric.add_metric(values, value)
+    return metric

@@ -105,6 +105,11 @@ def parse_request(head: bytes) -> Request:
     return Request(method, target.split("?", 1)[0], version, headers)
 
 
+def pieces_of(body: bytes | tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """A response body whole or in pieces, as pieces."""
+    return (body,) if isinstance(body, bytes) else body
+
+
 def response_head(status: int, content_type: str, length: int, headers: Mapping[str, str], keep_alive: bool) -> bytes:
     """The status line and headers of an answer."""
     lines = [
@@ -267,10 +272,11 @@ class MetricsServer:
             status, body, content_type, extra = self._route(request)
         headers = {**config.headers, **extra}
         await self._send(writer, status, body, content_type, headers, keep_alive, request.method == "GET")
-        log.debug('%s "%s %s %s" %d %d', peer, request.method, request.path, request.version, status, len(body))
+        size = sum(map(len, pieces_of(body)))
+        log.debug('%s "%s %s %s" %d %d', peer, request.method, request.path, request.version, status, size)
         return keep_alive
 
-    def _route(self, request: Request) -> tuple[int, bytes, str, dict[str, str]]:
+    def _route(self, request: Request) -> tuple[int, bytes | tuple[bytes, ...], str, dict[str, str]]:
         cache = self.cache
         if request.path == self.telemetry_path:
             body, content_type, gzipped = cache.rendered.choose(
@@ -301,21 +307,27 @@ class MetricsServer:
     async def _send(
         writer: asyncio.StreamWriter,
         status: int,
-        body: bytes,
+        body: bytes | tuple[bytes, ...],
         content_type: str,
         headers: Mapping[str, str],
         keep_alive: bool,
         with_body: bool = True,
     ) -> None:
-        """Write an answer a chunk at a time, each once the client has taken most of the one before."""
-        head = response_head(status, content_type, len(body), headers, keep_alive)
-        view = memoryview(body if with_body else b"")
+        """Write an answer (``body`` whole or in pieces) a chunk at a time, each once the client has taken
+        most of the one before."""
+        pieces = pieces_of(body)
+        head = response_head(status, content_type, sum(map(len, pieces)), headers, keep_alive)
+        chunks = (
+            view[start : start + CHUNK_BYTES]
+            for view in map(memoryview, pieces if with_body else ())
+            for start in range(0, len(view), CHUNK_BYTES)
+        )
         async with asyncio.timeout(SEND_TIMEOUT_S):
-            writer.write(head + view[:CHUNK_BYTES])
-            for start in range(CHUNK_BYTES, len(view), CHUNK_BYTES):
+            writer.write(head + next(chunks, b""))
+            for chunk in chunks:
                 # drain() returns at once while a transport is not paused, also once its peer has gone:
                 # yielding lets other connections run and a lost connection be noticed before more is written.
                 await asyncio.sleep(0)
                 await writer.drain()
-                writer.write(view[start : start + CHUNK_BYTES])
+                writer.write(chunk)
             await writer.drain()

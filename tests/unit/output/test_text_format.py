@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import math
 from pathlib import Path
@@ -25,7 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.utils import floatToGoString
 
 from cursor_exporter.output import text_format
-from cursor_exporter.output.exposition import Part, render
+from cursor_exporter.output.exposition import Part, Rendered, render
 from cursor_exporter.output.publisher import RUNTIME
 from cursor_exporter.output.text_format import go_float, render_families
 from cursor_exporter.sources.exporter import ExporterSource
@@ -209,6 +210,26 @@ def test_the_benchmark_snapshot_and_the_runtime_families_render_identically(fall
     assert rendered.text == reference(metrics)[0]
     assert rendered.openmetrics == reference(metrics)[1] + b"# EOF\n"
     assert fallbacks == []
+
+
+def test_an_exposition_of_several_parts_is_served_in_pieces_that_make_up_the_whole_in_every_format():
+    snapshot = load_benchmark("scrape").build_snapshot(400)
+    labels = LabelPolicy()
+    usage, exporter = list(UsageSource.render(snapshot, labels)), list(ExporterSource.render(snapshot, labels))
+    rendered = Rendered.join([Part.of(usage), Part.of(exporter)])
+    text, open_text = reference([*usage, *exporter])
+    assert len(rendered.text_parts) == 2 and rendered.text == text
+    assert gzip.decompress(rendered.text_gzip) == text
+    assert rendered.openmetrics == open_text + b"# EOF\n" == gzip.decompress(rendered.openmetrics_gzip)
+    for accept, encoding, whole in (
+        ("text/plain", "identity", text),
+        ("application/openmetrics-text; version=1.0.0", "identity", open_text + b"# EOF\n"),
+        ("text/plain", "gzip, deflate", text),
+        ("application/openmetrics-text; version=1.0.0", "gzip", open_text + b"# EOF\n"),
+    ):
+        pieces, _, gzipped = rendered.choose(accept, encoding)
+        body = b"".join(pieces)
+        assert (gzip.decompress(body) if gzipped else body) == whole
 
 
 any_text = st.characters(blacklist_categories=("Cs",))

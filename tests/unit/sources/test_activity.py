@@ -17,6 +17,7 @@ from cursor_exporter.sources.activity import (
     USER_ACTIVITY_CYCLE_TABS_ACCEPTED,
     ActivitySource,
     ActivityView,
+    drained,
 )
 from cursor_exporter.sources.labels import LabelPolicy
 from tests.unit.sources.helpers import expose, head, snapshot
@@ -189,3 +190,15 @@ def test_domain_mode_sums_per_user_activity_per_domain():
 def test_user_mode_none_overrides_the_per_user_activity_opt_in():
     labels = LabelPolicy(user_mode="none", per_user_activity=True)
     assert expose(ActivitySource, activity_snapshot(), labels) == TEAM
+
+
+def test_drained_yields_every_row_in_order_in_batches_each_taken_out_of_the_list_first():
+    rows = [{"day": index} for index in range(1_234)]
+    batches, left = [], []
+    for batch in drained(rows, 500):
+        batches.append(batch)
+        left.append(len(rows))
+    assert [len(batch) for batch in batches] == [500, 500, 234]
+    assert left == [734, 234, 0]
+    assert [row["day"] for batch in batches for row in batch] == list(range(1_234))
+    assert list(drained(None, 500)) == [None] and list(drained([], 500)) == []

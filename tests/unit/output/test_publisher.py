@@ -8,15 +8,13 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.core import Metric
 
-from cursor_exporter.api.client import CursorClient
-from cursor_exporter.ledger.store import Store
 from cursor_exporter.output import publisher as publisher_module
 from cursor_exporter.output.exposition import ExpositionCache
 from cursor_exporter.output.publisher import PROGRESS_RENDER_SHARE, Publisher
-from cursor_exporter.sources.base import Shared, Snapshot, Source, SourceContext, SourceOptions
-from cursor_exporter.sources.engine import TeamEngine
+from cursor_exporter.sources.base import Snapshot, Source
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
+from tests.unit.sources.helpers import engine_of
 
 FETCHES = Family("cursor_test_fetches", "gauge", (), "Fetches of the test source.", "the test")
 RENDER_CPU_S = 2.0
@@ -90,18 +88,10 @@ def published(tmp_path, monkeypatch):
     monkeypatch.setattr(publisher_module, "time", CLOCKS)
     monkeypatch.setattr(publisher_module.threading, "Timer", FakeTimer)
     FakeTimer.made.clear()
-    store = Store(tmp_path)
-    context = SourceContext(
-        client=CursorClient("http://cursor.invalid", "crsr_unused"),
-        store=store,
-        shared=Shared(store, 0),
-        options=SourceOptions(),
-        clock_ms=lambda: 1_795_014_000_000,
-    )
-    engine = TeamEngine(context, (Counted,), ["counted"])
+    engine = engine_of(tmp_path, (Counted,), [1_795_014_000_000])
     cache = ExpositionCache()
     yield engine, Publisher([(None, engine)], {"counted"}, LabelPolicy(), cache, sources=(Counted,)), cache
-    store.close()
+    engine.context.store.close()
 
 
 def shown(cache: ExpositionCache) -> float:

@@ -1,4 +1,4 @@
-"""Builders the source render tests share: snapshots, usage-ledger parts and one source's exposition.
+"""Builders the source tests share: snapshots, usage-ledger parts, one source's exposition and an engine.
 
 Expected expositions are written out by hand in each test; only the ``# HELP``/``# TYPE`` header of a
 family is built here, from the family's own definition.
@@ -11,10 +11,13 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from cursor_exporter.api.client import CursorClient
 from cursor_exporter.ledger.rollup import UsageRollup
+from cursor_exporter.ledger.store import Store
 from cursor_exporter.ledger.tally import HourCharge, Tally, UsageKey
 from cursor_exporter.output.exposition import render
-from cursor_exporter.sources.base import Snapshot, Source
+from cursor_exporter.sources.base import Shared, Snapshot, Source, SourceContext, SourceOptions
+from cursor_exporter.sources.engine import TeamEngine
 from cursor_exporter.sources.families import Family
 from cursor_exporter.sources.labels import LabelPolicy
 from cursor_exporter.sources.usage_ledger import LedgerPart
@@ -67,3 +70,16 @@ def ledger_part(
 ) -> LedgerPart:
     """A usage source's part: the roll-up of these per-series sums, and its cap's picks."""
     return LedgerPart(UsageRollup.of_series(counters, revised, cycle, cycle_start_ms, hourly), tracked, top_users)
+
+
+def engine_of(tmp_path, sources, clock: list[int]) -> TeamEngine:
+    """An engine polling every one of ``sources``, on ``clock[0]``."""
+    store = Store(tmp_path)
+    context = SourceContext(
+        client=CursorClient("http://cursor.invalid", "crsr_unused"),
+        store=store,
+        shared=Shared(store, 0),
+        options=SourceOptions(),
+        clock_ms=lambda: clock[0],
+    )
+    return TeamEngine(context, sources, [cls.name for cls in sources])

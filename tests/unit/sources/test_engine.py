@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from cursor_exporter.api.client import CursorClient, FeatureUnavailable
-from cursor_exporter.ledger.store import Store
-from cursor_exporter.sources.base import Shared, Source, SourceContext, SourceOptions
+from cursor_exporter.api.client import FeatureUnavailable
+from cursor_exporter.sources.base import Source
 from cursor_exporter.sources.engine import FEATURE_RECHECK_MS, TeamEngine
+from tests.unit.sources.helpers import engine_of
 
 NOW = 1_795_014_000_000
 
@@ -78,19 +78,6 @@ class Provider(Source):
 
 
 SOURCES = (Gated, Durable, Scoped, Needy, Provider)
-
-
-def engine_of(tmp_path, sources, clock: list[int]) -> TeamEngine:
-    """An engine polling every one of ``sources``, on ``clock[0]``."""
-    store = Store(tmp_path)
-    context = SourceContext(
-        client=CursorClient("http://cursor.invalid", "crsr_unused"),
-        store=store,
-        shared=Shared(store, 0),
-        options=SourceOptions(),
-        clock_ms=lambda: clock[0],
-    )
-    return TeamEngine(context, sources, [cls.name for cls in sources])
 
 
 @pytest.fixture

@@ -91,17 +91,11 @@ def serve_child(rate_limit_period: float, argv: list[str]) -> int:
 
 
 def trace_memory(output: Path, count: int = 8) -> None:
-    """Trace this process's allocations and, at exit, write where the memory was near its traced peak: the
-    lines that allocated the most of what was held then, one per line of ``output``."""
+    """Trace this process's allocations and write where the memory was near its traced peak: the lines that
+    allocated the most of what was held then, one per line of ``output``, rewritten at each new largest
+    snapshot and at exit."""
     tracemalloc.start(1)
     largest: list = [0, None]
-
-    def watch() -> None:  # a snapshot whenever the traced memory grew by a tenth: the last is near the peak
-        while True:
-            current, _ = tracemalloc.get_traced_memory()
-            if current > largest[0] * 1.1:
-                largest[:] = [current, tracemalloc.take_snapshot()]
-            time.sleep(0.2)
 
     def write() -> None:
         _, peak = tracemalloc.get_traced_memory()
@@ -111,6 +105,14 @@ def trace_memory(output: Path, count: int = 8) -> None:
             frame = stat.traceback[0]
             lines.append(f"{Path(frame.filename).name}:{frame.lineno}: {stat.size / 2**20:.1f} MB")
         output.write_text("\n".join(lines))
+
+    def watch() -> None:  # a snapshot whenever the traced memory grew by a tenth: the last is near the peak
+        while True:
+            current, _ = tracemalloc.get_traced_memory()
+            if current > largest[0] * 1.1:
+                largest[:] = [current, tracemalloc.take_snapshot()]
+                write()  # now, not only at exit: a stop with a sync in flight leaves through os._exit
+            time.sleep(0.2)
 
     threading.Thread(target=watch, daemon=True).start()
     atexit.register(write)

@@ -7,8 +7,9 @@
   per minute, which would make a 10k-seat backfill take hours, so both sides count them on a clock
   ``Sizes.rate_speedup`` times faster: the simulator with ``--rate-limit-period``, the exporter with
   the ``Exporter``'s ``rate_limit_period`` (the one change to ``serve``, made in its process by
-  :func:`serve_child`). The simulator generates the cycle's events before the exporter starts, so the
-  row times the exporter and the simulator's serving, not its generator. Peak RSS is the exporter's
+  :func:`serve_child`). The simulator generates every event the exporter will read (the cycle's, and
+  the 28 days activity reaches back) before the exporter starts, so the row times the exporter and the
+  simulator's serving, not its generator. Peak RSS is the exporter's
   ``VmHWM`` in ``/proc``. A missed goal is profiled with py-spy attached to both processes, a missed
   RSS goal with tracemalloc in a second exporter against the same simulator.
 * **Scrape p99 while a sync renders**: ``benchmarks/load.py``'s scrapers against a child process serving
@@ -44,6 +45,7 @@ from cursor_exporter.ledger.scan import EVENTS_PAGE_SIZE
 from cursor_exporter.ledger.windows import plan_windows
 from cursor_exporter.output.exposition import ExpositionCache, render
 from cursor_exporter.output.web import MetricsServer
+from cursor_exporter.sources.activity import ACTIVE_WINDOWS_DAYS
 from cursor_exporter.sources.spend import SPEND_PAGE_SIZE, TEAM_SPEND
 from cursor_exporter.sources.usage import TEAM_EVENTS
 from cursor_exporter.timegrid import DAY_MS, HOUR_MS, floor_hour
@@ -217,11 +219,17 @@ def _cold_start(sizes: Sizes, users: int) -> list[Result]:
     processes = [sim]
     try:
         sim_url = json.loads(sim.stderr.readline())["url"]
-        # Every event of the cycle generated before the clock starts: the row times the exporter, not the generator.
+        # Every event the exporter will read generated before the clock starts: the row times the exporter and
+        # the simulator's serving, not its generator. Activity reaches back 28 days, before the cycle's start.
         httpx.get(f"{sim_url}/_sim/truth", timeout=HANG_GUARD_S).raise_for_status()
+        now_ms = httpx.get(f"{sim_url}/_sim/clock").json()["now"]
+        activity_start = now_ms // DAY_MS * DAY_MS - (max(ACTIVE_WINDOWS_DAYS) - 1) * DAY_MS
+        daily = httpx.get(f"{sim_url}/_sim/truth/daily", params={"startDate": activity_start}, timeout=HANG_GUARD_S)
+        daily.raise_for_status()
         port = _free_port()
         started = time.monotonic()
         started_ms = httpx.get(f"{sim_url}/_sim/clock").json()["now"]
+        sim_cpu_before = _cpu_seconds(sim.pid)  # the generation above is not the cold start's
         exporter = _serve(sim_url, period, storage, port)
         processes.append(exporter)
         time.sleep(1.0)
@@ -234,7 +242,7 @@ def _cold_start(sizes: Sizes, users: int) -> list[Result]:
             time.sleep(0.5)
         cold_s = time.monotonic() - started
         peak_mb = _status_kb(exporter.pid, "VmHWM:") / 1024
-        cpu = {"exporter": _cpu_seconds(exporter.pid), "simulator": _cpu_seconds(sim.pid)}
+        cpu = {"exporter": _cpu_seconds(exporter.pid), "simulator": _cpu_seconds(sim.pid) - sim_cpu_before}
         for spy in spies.values():
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=120)

@@ -349,38 +349,70 @@ def _p99(seconds: list[float]) -> float:
 
 
 def scrape_under_render_row(sizes: Sizes) -> Result:
-    """Scrape p99 of ``load_scrapers`` keep-alive scrapers while a sync renders, against idle, per round."""
+    """Scrape p99 of ``load_scrapers`` scrapers, on kept-alive and on fresh connections, while a sync renders,
+    against idle, per round; a missed goal is profiled with py-spy on the serving process."""
     child = subprocess.Popen(
         [sys.executable, __file__, "--load-child", str(sizes.load_series)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    idle, busy = [], []
+    p99s: dict[tuple[str, str], list[float]] = {(mode, phase): [] for mode in _MODES for phase in ("idle", "render")}
+    profile: list[str] = []
     try:
         port = int(child.stdout.readline())
         for _ in range(sizes.load_rounds):
-            for command, p99s in (("idle", idle), ("render", busy)):
-                child.stdin.write(f"{command}\n")
-                child.stdin.flush()
-                tally = run_phase(port, sizes.load_scrapers, sizes.load_phase_s, keep_alive=True)
-                if tally.errors:
-                    raise RuntimeError(f"{tally.errors} scrapes failed")
-                p99s.append(_p99(tally.seconds))
+            for mode, keep_alive in _MODES.items():
+                for phase in ("idle", "render"):
+                    p99s[mode, phase].append(_p99(_scrape_phase(child, port, sizes, phase, keep_alive)))
+        ratios = {
+            mode: [b / i for b, i in zip(p99s[mode, "render"], p99s[mode, "idle"], strict=True)] for mode in _MODES
+        }
+        worst = max(_MODES, key=lambda mode: statistics.median(ratios[mode]))
+        ratio = statistics.median(ratios[worst])
+        if ratio > 3 and not sizes.quick_run:
+            profile = _profile_scrapes_under_render(child, port, sizes)
     finally:
         child.stdin.close()
         child.wait(timeout=60)
-    ratios = [b / i for b, i in zip(busy, idle, strict=True)]
-    ratio = statistics.median(ratios)
+    observed = "; ".join(
+        f"{mode} {statistics.median(p99s[mode, 'render']) * 1000:.1f} ms = {statistics.median(ratios[mode]):.2f}x"
+        for mode in _MODES
+    )
     return Result(
         f"Scrape p99 while a sync renders, {sizes.load_scrapers} scrapers, {sizes.load_series:,} series",
-        f"idle p99 {statistics.median(idle) * 1000:.1f} ms",
-        f"{statistics.median(busy) * 1000:.1f} ms = {ratio:.2f}x (best {min(ratios):.2f}x)",
+        "idle p99 " + ", ".join(f"{mode} {statistics.median(p99s[mode, 'idle']) * 1000:.1f} ms" for mode in _MODES),
+        observed,
         "<= 3x",
         ratio <= 3,
-        f"benchmarks/load.py's keep-alive scrapers (gzipped OpenMetrics) against a child process, {sizes.load_rounds}"
-        f" rounds of {sizes.load_phase_s:g} s idle then {sizes.load_phase_s:g} s with a thread rendering the series"
-        " again and again",
-        gap=None if ratio <= 3 else f"{ratio:.2f}x instead of 3x",
+        f"benchmarks/load.py's scrapers (gzipped OpenMetrics), kept-alive and on fresh connections, against a child"
+        f" process, {sizes.load_rounds} rounds of {sizes.load_phase_s:g} s idle then {sizes.load_phase_s:g} s with a"
+        " thread rendering the series again and again; the worse of the two ratios counts",
+        profile,
+        gap=None if ratio <= 3 else f"{worst} {ratio:.2f}x instead of 3x",
     )
+
+
+_MODES = {"keep-alive": True, "fresh": False}
+
+
+def _scrape_phase(child: subprocess.Popen, port: int, sizes: Sizes, phase: str, keep_alive: bool) -> list[float]:
+    """The scrapes' durations over one phase, with the child rendering (``render``) or not (``idle``)."""
+    child.stdin.write(f"{phase}\n")
+    child.stdin.flush()
+    tally = run_phase(port, sizes.load_scrapers, sizes.load_phase_s, keep_alive=keep_alive)
+    if tally.errors:
+        raise RuntimeError(f"{tally.errors} scrapes failed")
+    return tally.seconds
+
+
+def _profile_scrapes_under_render(child: subprocess.Popen, port: int, sizes: Sizes) -> list[str]:
+    """py-spy on the serving process over one more render phase of fresh scrapes (not a measured one)."""
+    with tempfile.TemporaryDirectory(prefix="cursor-exporter-perf-spy-") as directory:
+        raw = Path(directory) / "serving.txt"
+        spy = _py_spy(child.pid, raw)
+        _scrape_phase(child, port, sizes, "render", keep_alive=False)
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=120)
+        return [f"serving process: {frame}" for frame in top_own_frames(raw, 8)]
 
 
 if __name__ == "__main__":

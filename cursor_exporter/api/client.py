@@ -16,7 +16,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -25,7 +26,7 @@ import httpx
 from pydantic import ValidationError
 
 from cursor_exporter import __version__
-from cursor_exporter.api.deadline import Deadline, SyncDeadlines
+from cursor_exporter.api.deadline import Deadline
 from cursor_exporter.api.endpoints import Endpoint, WriteEndpointRefused
 from cursor_exporter.api.ratelimit import SlidingWindowLimiter, limit_for
 from cursor_exporter.api.records import OUTSIDE_WINDOW, Record, malformed_reason, parse_many
@@ -234,7 +235,7 @@ class CursorClient:
         self._etag_cache: dict[tuple, tuple[str, Any]] = {}
         self._limiters_lock = threading.Lock()
         self.stats = stats or ApiStats()
-        self.sync_deadlines = SyncDeadlines(monotonic)
+        self._sync = threading.local()  # the deadline of the sync this thread runs, if any
 
     @property
     def base_url(self) -> str:
@@ -262,6 +263,23 @@ class CursorClient:
                 )
             return self._limiters[endpoint.path]
 
+    @contextmanager
+    def sync_deadline(self, seconds: float | None) -> Iterator[None]:
+        """Within this block no request of this thread starts (or retries) more than ``seconds`` after it
+        began: an endless answer (a next page for ever, a billion pages) fails its sync, not the exporter."""
+        outer = getattr(self._sync, "deadline", None), getattr(self._sync, "seconds", None)
+        self._sync.deadline = None if seconds is None else self._monotonic() + seconds
+        self._sync.seconds = seconds
+        try:
+            yield
+        finally:  # a needed source's sync nests inside the sync that needed it
+            self._sync.deadline, self._sync.seconds = outer
+
+    def _check_sync_deadline(self, path: str) -> None:
+        deadline = getattr(self._sync, "deadline", None)
+        if deadline is not None and self._monotonic() >= deadline:
+            raise ApiError(path, 0, f"sync ran out of its {self._sync.seconds:.0f}s; the rest waits for the next sync")
+
     def request(
         self,
         method: str,
@@ -280,8 +298,7 @@ class CursorClient:
         while True:
             if self._stopping.is_set():
                 raise Cancelled("shutting down")
-            if (overrun := self.sync_deadlines.overrun()) is not None:
-                raise ApiError(path, 0, overrun)
+            self._check_sync_deadline(path)
             slot, waited = limiter.acquire()
             if waited:
                 self.stats.count_wait(path, waited)

@@ -1,4 +1,4 @@
-"""Wall-clock deadlines: of one HTTP request (connect, headers and the whole body), and of a sync.
+"""A wall-clock deadline for one HTTP request: connect, headers and the whole body.
 
 httpx's timeouts bound each socket operation, so a server that drips a byte a second (in the headers
 or the body) holds a request for ever. :class:`Deadline` watches the socket of the connection the
@@ -11,13 +11,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
-
-T = TypeVar("T")
-Limit = tuple[float | None, float | None]
-"""A sync's deadline on the monotonic clock and its length in seconds; (None, None) for none."""
+from typing import Any
 
 CONNECTED = "connection.connect_tcp.complete"
 
@@ -69,45 +63,3 @@ class Deadline:
 def _shut(watched: socket.socket) -> None:
     with contextlib.suppress(OSError):  # the peer may have closed it already
         watched.shutdown(socket.SHUT_RDWR)
-
-
-class SyncDeadlines:
-    """The deadline of the sync each thread runs, if any: no request of that sync starts, or retries, after
-    it, so an endless answer (a next page for ever, a billion pages) fails its sync, not the exporter."""
-
-    def __init__(self, monotonic: Callable[[], float]) -> None:
-        self._monotonic = monotonic
-        self._local = threading.local()
-
-    def within(self, seconds: float | None) -> AbstractContextManager[None]:
-        """A block in which this thread's requests start at most ``seconds`` after it began (None: no limit)."""
-        return self._limited((None if seconds is None else self._monotonic() + seconds, seconds))
-
-    def carried(self, call: Callable[..., T]) -> Callable[..., T]:
-        """``call``, to run on another thread under the deadline this thread runs under: pages fetched
-        ahead by a worker stop with the sync that asked for them."""
-        limit = self._limit()
-
-        def under_this_deadline(*args: Any) -> T:
-            with self._limited(limit):
-                return call(*args)
-
-        return under_this_deadline
-
-    def overrun(self) -> str | None:
-        """Why this thread may start no more requests (its sync ran out of time), or None."""
-        deadline, seconds = self._limit()
-        if deadline is not None and self._monotonic() >= deadline:
-            return f"sync ran out of its {seconds:.0f}s; the rest waits for the next sync"
-        return None
-
-    def _limit(self) -> Limit:
-        return getattr(self._local, "limit", (None, None))
-
-    @contextmanager
-    def _limited(self, limit: Limit) -> Iterator[None]:
-        outer, self._local.limit = self._limit(), limit
-        try:
-            yield
-        finally:  # a needed source's sync nests inside the sync that needed it
-            self._local.limit = outer

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from types import TracebackType
 
 from cursor_exporter.api.client import ApiError, CursorClient
 from cursor_exporter.api.endpoints import Endpoint
@@ -26,9 +24,6 @@ log = logging.getLogger(__name__)
 SCAN_ATTEMPTS = 3
 EVENTS_PAGE_SIZE = 1000
 PAGE_MARGIN = 2
-# Pages requested while an earlier one is read and folded: Cursor prepares the next answers while the
-# exporter works on this one, instead of each side waiting for the other (a cold start at 10,000 seats).
-PAGES_AHEAD = 2
 
 PageProgress = Callable[[int, int], None]
 
@@ -50,11 +45,6 @@ def max_pages(total: int) -> int:
     """The most pages a window of ``total`` events may take: full pages, plus a margin for events that
     arrive while it is paged. An answer that keeps offering a next page beyond it is refused."""
     return -(-total // EVENTS_PAGE_SIZE) + PAGE_MARGIN
-
-
-def pages_for(total: int) -> int:
-    """How many full pages ``total`` events take (at least the first)."""
-    return max(1, -(-total // EVENTS_PAGE_SIZE))
 
 
 class InconsistentWindow(Exception):
@@ -140,54 +130,24 @@ class WindowScanner:
         received = 0
         total: int | None = None
         page = 1
-        with _PagesAhead(self._client.sync_deadlines.carried(lambda number: self.page(window, number))) as pages:
-            while True:
-                result = pages.take(page, 1 if total is None else pages_for(total))
-                if total is None:
-                    total = result.total
-                elif result.total != total:
-                    return False
-                received += result.received
-                inside = [event for event in result.events if window.start_ms <= event[0] <= window.end_ms]
-                outside += len(result.events) - len(inside)
-                into.add_figures(inside)
-                if on_page is not None:
-                    on_page(received, total)
-                if not result.has_next_page or result.received == 0 or received >= total:
-                    break
-                if page >= max_pages(total):
-                    raise ApiError(self.endpoint.path, 200, f"more than {max_pages(total)} pages for {total} events")
-                page += 1
+        while True:
+            result = self.page(window, page)
+            if total is None:
+                total = result.total
+            elif result.total != total:
+                return False
+            received += result.received
+            inside = [event for event in result.events if window.start_ms <= event[0] <= window.end_ms]
+            outside += len(result.events) - len(inside)
+            into.add_figures(inside)
+            if on_page is not None:
+                on_page(received, total)
+            if not result.has_next_page or result.received == 0 or received >= total:
+                break
+            if page >= max_pages(total):
+                raise ApiError(self.endpoint.path, 200, f"more than {max_pages(total)} pages for {total} events")
+            page += 1
         if outside:
             errors = [ValueError("event timestamp outside the requested window")] * outside
             self._client.stats.count_malformed(self.endpoint.path, errors, OUTSIDE_WINDOW)
         return received == total
-
-
-class _PagesAhead:
-    """The pages of one scan, each requested (``fetch(page)``, on a worker thread) up to ``PAGES_AHEAD`` pages
-    before it is taken. Only pages the reported total needs are requested ahead, so a scan
-    that goes as planned makes no extra request; one cut short (a changed total, an error) drops at most
-    ``PAGES_AHEAD`` answers."""
-
-    def __init__(self, fetch: Callable[[int], EventsPage]) -> None:
-        self._fetch = fetch
-        self._workers = ThreadPoolExecutor(PAGES_AHEAD + 1, thread_name_prefix="page-ahead")
-        self._requested: dict[int, Future[EventsPage]] = {}
-
-    def take(self, page: int, pages: int) -> EventsPage:
-        """Page ``page``, once it has come; first requests those after it up to ``PAGES_AHEAD`` ahead, and
-        not beyond ``pages``."""
-        for ahead in range(page, min(page + PAGES_AHEAD, pages) + 1):
-            if ahead not in self._requested:
-                self._requested[ahead] = self._workers.submit(self._fetch, ahead)
-        requested = self._requested.pop(page, None)
-        return requested.result() if requested is not None else self._fetch(page)
-
-    def __enter__(self) -> _PagesAhead:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._workers.shutdown(wait=True, cancel_futures=True)

@@ -118,7 +118,7 @@ class TeamEngine:
         try:
             with ExitStack() as deadlines:
                 for client in self._clients():
-                    deadlines.enter_context(client.sync_deadlines.within(self._sync_deadline(source.name)))
+                    deadlines.enter_context(client.sync_deadline(self._sync_deadline(source.name)))
                 self._fetch(source)
         except Cancelled:
             error = "cancelled: the exporter is shutting down"

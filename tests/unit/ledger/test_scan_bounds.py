@@ -36,12 +36,12 @@ def endless_pages(request: httpx.Request) -> httpx.Response:
 def test_a_next_page_for_ever_fails_the_sync_at_its_deadline_after_a_bounded_number_of_requests():
     client, slept = mocked_client(endless_pages, rate_limit_share=0.5)
     scanner = WindowScanner(client, TEAM_EVENTS)
-    with client.sync_deadlines.within(600), pytest.raises(ApiError, match="sync ran out of its 600s"):
+    with client.sync_deadline(600), pytest.raises(ApiError, match="sync ran out of its 600s"):
         scanner.scan(Window(T0, T0 + 3_600_000 - 1), WindowAggregate())
     requests = sum(client.stats.copy()[0].values())
     assert sum(slept) >= 600  # the fake clock moved only through the rate limiter's waits
     assert 0 < requests <= 30 * 11  # at most the 30/min this share allows over the 10 minutes, plus one window
-    with client.sync_deadlines.within(None):  # outside a deadline (or after it) requests run again
+    with client.sync_deadline(None):  # outside a deadline (or after it) requests run again
         assert scanner.page(Window(T0, T0 + 1), 1).received == 1
 
 

@@ -222,6 +222,28 @@ def test_the_http_exchange_keeps_alive_answers_head_and_refuses_what_it_cannot_r
     assert exchange(port, huge).startswith(b"HTTP/1.1 431 ")
 
 
+def test_the_switch_interval_is_short_only_while_a_connection_is_handshaking_or_being_answered(server):
+    resting = min(web._INTERPRETER_SWITCH_INTERVAL_S, web.SWITCH_INTERVAL_S)
+
+    def short() -> bool:  # the interpreter keeps whole microseconds: 50 us reads back as 4.9999...e-05
+        return sys.getswitchinterval() == pytest.approx(web.ANSWERING_SWITCH_INTERVAL_S)
+
+    assert sys.getswitchinterval() == resting
+    port = server.server_address[1]
+    first, second = connect(port), connect(port)
+    wait_until(short, "a new connection did not shorten the switch interval")
+    first.sendall(b"GET /-/healthy HTTP/1.1\r\n\r\n")
+    assert first.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    second.close()  # once the server sees it gone, no connection waits for a first request or an answer
+    wait_until(lambda: sys.getswitchinterval() == resting, "answered and kept alive, idle: not back to resting")
+    first.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")  # seven megabytes: many sends, and we read none yet
+    wait_until(short, "a request on a kept-alive connection did not shorten it")
+    time.sleep(0.2)
+    assert short()  # the answer is still being sent
+    first.close()
+    wait_until(lambda: sys.getswitchinterval() == resting, "the reader left: not back to resting")
+
+
 def test_the_load_benchmark_runs_in_quick_mode():
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "load.py"), "--quick"],

@@ -230,13 +230,13 @@ def test_the_switch_interval_is_short_only_while_a_connection_is_handshaking_or_
 
     assert sys.getswitchinterval() == resting
     port = server.server_address[1]
-    first, second = connect(port), connect(port)
+    first, second = narrow_connection(port), connect(port)  # first cannot take a whole /metrics answer at once
     wait_until(short, "a new connection did not shorten the switch interval")
     first.sendall(b"GET /-/healthy HTTP/1.1\r\n\r\n")
     assert first.recv(65536).startswith(b"HTTP/1.1 200 OK")
     second.close()  # once the server sees it gone, no connection waits for a first request or an answer
     wait_until(lambda: sys.getswitchinterval() == resting, "answered and kept alive, idle: not back to resting")
-    first.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")  # seven megabytes: many sends, and we read none yet
+    first.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")  # seven megabytes into a 16 kB window we do not read
     wait_until(short, "a request on a kept-alive connection did not shorten it")
     time.sleep(0.2)
     assert short()  # the answer is still being sent
